@@ -1,0 +1,79 @@
+/*
+ * Assertions that name the invariant they guard (STYLE item 5) and the poisoning of freed
+ * simulated objects, so that a design touching freed memory is caught at the touch.
+ */
+
+/** Invariant ids of the primer's §5, plus the kernel's own sanity checks. */
+export type InvariantId =
+  | "I1"
+  | "I2"
+  | "I3"
+  | "I4"
+  | "I5"
+  | "I6"
+  | "I7"
+  | "I8"
+  | "I9"
+  | "I10"
+  | "I11"
+  | "KERNEL";
+
+/** A broken invariant inside the simulated kernel or a design. */
+export class InvariantError extends Error {
+  constructor(
+    readonly invariant: InvariantId,
+    message: string,
+    readonly objects: readonly unknown[] = [],
+  ) {
+    super(`${invariant}: ${message}`);
+    this.name = "InvariantError";
+  }
+}
+
+export function assert(cond: boolean, invariant: InvariantId, message: string, ...objects: unknown[]): asserts cond {
+  if (!cond) throw new InvariantError(invariant, message, objects);
+}
+
+/** A freed object was touched: the simulated kernel's use-after-free (I4). */
+export class UseAfterFreeError extends InvariantError {
+  constructor(kind: string, freedAt: string, touched: string) {
+    super("I4", `use-after-free: ${touched} of a ${kind} freed at ${freedAt}`);
+    this.name = "UseAfterFreeError";
+  }
+}
+
+const poisonMark = Symbol("rmapcheck.poisoned");
+
+/**
+ * Poison a freed object: every own field is deleted and the prototype is replaced by a trap,
+ * so any later read, write or method call throws UseAfterFreeError naming where it was freed.
+ * Live objects pay nothing.
+ */
+export function poison(obj: object, kind: string, freedAt: string): void {
+  const trap = new Proxy(
+    {},
+    {
+      get(_t, prop) {
+        if (prop === poisonMark) return freedAt;
+        if (typeof prop === "symbol") return undefined;
+        throw new UseAfterFreeError(kind, freedAt, `read of .${prop}`);
+      },
+      set(_t, prop) {
+        throw new UseAfterFreeError(kind, freedAt, `write of .${String(prop)}`);
+      },
+      has(_t, prop) {
+        if (prop === poisonMark) return true;
+        throw new UseAfterFreeError(kind, freedAt, `test of .${String(prop)}`);
+      },
+    },
+  );
+  for (const key of Object.keys(obj)) delete (obj as Record<string, unknown>)[key];
+  Object.setPrototypeOf(obj, trap);
+}
+
+/** Where a poisoned object was freed, or undefined while it is live. Never throws. */
+export function freedAt(obj: object): string | undefined {
+  return Reflect.get(obj, poisonMark) as string | undefined;
+}
+
+export const isFreed = (obj: object): boolean => freedAt(obj) !== undefined;

@@ -1,0 +1,139 @@
+/*
+ * The RmapDesign interface: the hook points where Linux's mm/ calls into its reverse map.
+ *
+ * The simulated kernel (impl/kernel.ts) owns mms, vmas, page tables, pages, the page cache,
+ * swap and mapcounts; a design owns only its reverse-map structures. Each hook is named after
+ * the kernel function that calls it. See docs/designs.md for a walk-through of writing one.
+ *
+ * Calling conventions:
+ * - Page hooks run *before* the kernel changes page.mapcount, so a design sees the old value
+ *   (page.mapcount === 0 in pageAddAnon means "first mapping", as atomic_inc_and_test does).
+ * - vmaAdjust must assign vma.vmStart / vmEnd / vmPgoff itself (setVmaRange), so that a design
+ *   with an anon interval tree can remove the vma before and re-insert it after.
+ * - walk() calls visit(vma, addr) for every PTE it finds that maps the page (after checking
+ *   the PTE's pfn: kernel.ptePointsTo); it stops when visit returns false. The checker
+ *   compares the visited set with the brute-force Ref(X) (I1, I2).
+ */
+import type { Kernel } from "./kernel.js";
+import type { Memory, Slab } from "./slab.js";
+import type { IMmap, Mm, Page, Vma } from "./types.js";
+
+/** How a new anonymous rmap is being added (kernel: page_add_new_anon_rmap vs page_add_anon_rmap). */
+export type AnonAdd =
+  /** A new page only this PTE maps: anonymous fault, COW copy (page_add_new_anon_rmap). */
+  | "new"
+  /** Swap-in of a page no other PTE can map (RMAP_EXCLUSIVE). */
+  | "swapin-exclusive"
+  /** Swap-in of a page other PTEs (other mms' swap entries) may also map later. */
+  | "swapin-shared";
+
+export interface RmapDesign {
+  /** The structure this design keeps i_mmap in (kernel 2.4 onwards always has one). */
+  createIMmap(): IMmap;
+
+  // --- mm lifecycle ---
+  /** kernel: mm_alloc() for the first process. */
+  mmInit(mm: Mm): void;
+  /** kernel: dup_mm(), before the vmas are copied. */
+  mmFork(parent: Mm, child: Mm): void;
+  /** kernel: exit_mmap(), after every vma is gone. */
+  mmExit(mm: Mm): void;
+
+  // --- vma lifecycle (mm/mmap.c) ---
+  /** A new vma enters its mm (mmap, the new half of a split, copy_vma). */
+  vmaLink(vma: Vma): void;
+  /** kernel: unlink_anon_vmas(): the vma leaves its mm (munmap, exit, merged away). */
+  vmaUnlink(vma: Vma, where: string): void;
+  /** kernel: vma_adjust(): change a vma's range; must assign the fields (setVmaRange). */
+  vmaAdjust(vma: Vma, start: number, end: number, pgoff: number): void;
+  /** kernel: __split_vma() → anon_vma_clone(nw, vma): nw is a fresh copy of vma. */
+  vmaSplit(vma: Vma, nw: Vma): void;
+  /**
+   * kernel: anon_vma_merge() / dup_anon_vma(): keep takes over gone's range, or the part of it
+   * a boundary shift moved (mprotect). When gone disappears entirely vmaUnlink(gone) follows.
+   */
+  vmaMerge(keep: Vma, gone: Vma): void;
+  /** kernel: anon_vma_fork() / dup_mmap(): child is the fork copy of parent. */
+  vmaFork(parent: Vma, child: Vma): void;
+  /** kernel: copy_vma() for mremap: dst is a new vma receiving src's pages. */
+  vmaCopy(src: Vma, dst: Vma): void;
+  /** kernel: is_mergeable_anon_vma(): may a and b (adjacent, same flags, contiguous) merge? */
+  anonMergeable(a: Vma, b: Vma): boolean;
+  /** kernel: the `vma->anon_vma` test copy_vma uses to decide if a moved anon vma keeps pgoff. */
+  hasAnonObject(vma: Vma): boolean;
+  /** kernel: anon_vma_prepare(): before the first anonymous page of a vma. */
+  anonPrepare(vma: Vma): void;
+
+  // --- page hooks (mm/memory.c, mm/rmap.c) ---
+  /** kernel: page_add_new_anon_rmap() / page_add_anon_rmap() */
+  pageAddAnon(page: Page, vma: Vma, addr: number, how: AnonAdd): void;
+  /** kernel: page_add_file_rmap() */
+  pageAddFile(page: Page, vma: Vma, addr: number): void;
+  /** kernel: copy_one_pte() at fork: the child's PTE at addr maps the same page. */
+  pageDupAtFork(page: Page, parentVma: Vma, childVma: Vma, addr: number): void;
+  /** kernel: page_remove_rmap(): the PTE (vma, addr) no longer maps page. */
+  pageRemove(page: Page, vma: Vma, addr: number): void;
+  /** kernel: do_wp_page() reusing an exclusive anon page (page_move_anon_rmap). */
+  pageReuse(page: Page, vma: Vma, addr: number): void;
+  /**
+   * kernel: move_ptes() in mremap. Return "copy" to make the kernel break COW first (give the
+   * mover a private copy), as anonmm does for a shared page.
+   */
+  pageMove(page: Page, oldVma: Vma, oldAddr: number, newVma: Vma, newAddr: number): "moved" | "copy";
+  /** May the swap-cache page be mapped at (vma, addr)? anonmm says no for a different address. */
+  swapinMustCopy(page: Page, vma: Vma, addr: number): boolean;
+  /** kernel: migrate_page_move_mapping(): newPage takes over oldPage's rmap. */
+  pageMigrate(oldPage: Page, newPage: Page): void;
+  /** kernel: __free_pages() of a page the design may hold state for. */
+  pageFree(page: Page): void;
+
+  // --- the walk (rmap_walk / try_to_unmap / page_referenced) ---
+  walk(page: Page, visit: (vma: Vma, addr: number) => boolean): void;
+
+  // --- accounting and checks ---
+  /** The design's structures (memory per kind, live counts). */
+  readonly slab: Slab;
+  /** Structural invariants of the design (I5–I8, I11 in the design's own form). */
+  check(): void;
+}
+
+export interface DesignInfo {
+  readonly name: string;
+  /** Kernel era, e.g. "2.4". */
+  readonly era: string;
+  readonly summary: string;
+  /**
+   * The planted one-line bugs this design can be built with (the mutant catalogue names them
+   * as "design/mutant"). Each is guarded by `mutant === name` at the line it changes.
+   */
+  readonly mutants?: readonly string[];
+  create(kernel: Kernel, mutant?: string): RmapDesign;
+}
+
+export type { Memory };
+
+/** Work counters every design and the kernel bump (reported by run --stats and compare). */
+export class Counters {
+  walks = 0;
+  vmasVisited = 0;
+  ptesChecked = 0;
+  mmsVisited = 0;
+  forkRmapOps = 0;
+  faultRmapOps = 0;
+  objectsAllocatedAtFork = 0;
+  objectsAllocatedAtFault = 0;
+  forcedCopies = 0;
+  pagesReclaimed = 0;
+  swapouts = 0;
+  swapins = 0;
+  migrations = 0;
+  unmapFailures = 0;
+  emergencyFrames = 0;
+}
+
+/** Assign a vma's range; the default body of vmaAdjust. */
+export function setVmaRange(vma: Vma, start: number, end: number, pgoff: number): void {
+  vma.vmStart = start;
+  vma.vmEnd = end;
+  vma.vmPgoff = pgoff;
+}

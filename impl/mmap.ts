@@ -1,0 +1,229 @@
+/*
+ * mm/mmap.c and mm/vma.c of the simulated kernel: vma insertion, removal, split, merge and
+ * range modification, by the rules of Linux 6.x's vma_merge_new_range() and
+ * vma_merge_existing_range() (mm/vma.c at 01c373e9a5ce): which struct survives a merge
+ * matters to designs that point at vmas (anon-vma-rfc's PageDirect), so it follows Linux:
+ * the lower vma survives, except that a range merging only with `next` expands next down.
+ */
+import { poison } from "./assert.js";
+import type { Kernel } from "./kernel.js";
+import { type Mm, VM_SHARED, Vma } from "./types.js";
+
+/** kernel: find_vma() restricted to a vma that contains addr. */
+export function findVma(mm: Mm, addr: number): Vma | undefined {
+  for (const vma of mm.vmas) {
+    if (addr < vma.vmStart) return undefined;
+    if (addr < vma.vmEnd) return vma;
+  }
+  return undefined;
+}
+
+/** The vmas overlapping [start, end), in address order. */
+export function vmasIn(mm: Mm, start: number, end: number): Vma[] {
+  return mm.vmas.filter((v) => v.vmEnd > start && v.vmStart < end);
+}
+
+export function prevVma(mm: Mm, vma: Vma): Vma | undefined {
+  const i = mm.vmas.indexOf(vma);
+  return i > 0 ? mm.vmas[i - 1] : undefined;
+}
+
+export function nextVma(mm: Mm, vma: Vma): Vma | undefined {
+  const i = mm.vmas.indexOf(vma);
+  return i >= 0 ? mm.vmas[i + 1] : undefined;
+}
+
+/** Is every page of [start, end) inside some vma? */
+export function rangeMapped(mm: Mm, start: number, end: number): boolean {
+  let at = start;
+  for (const vma of mm.vmas) {
+    if (vma.vmEnd <= at) continue;
+    if (vma.vmStart > at) return false;
+    at = vma.vmEnd;
+    if (at >= end) return true;
+  }
+  return at >= end;
+}
+
+export function rangeFree(mm: Mm, start: number, end: number): boolean {
+  return vmasIn(mm, start, end).length === 0;
+}
+
+/**
+ * kernel: get_unmapped_area(), bottom-up: the hint if [hint, hint+len) is free and in range,
+ * else the lowest free gap at or above mmapBase.
+ */
+export function unmappedArea(k: Kernel, mm: Mm, hint: number, len: number): number | undefined {
+  const { mmapBase, vpnLimit } = k.world;
+  if (hint >= mmapBase && hint + len <= vpnLimit && rangeFree(mm, hint, hint + len)) return hint;
+  let at = mmapBase;
+  for (const vma of mm.vmas) {
+    if (vma.vmEnd <= at) continue;
+    if (vma.vmStart >= at + len) break;
+    at = vma.vmEnd;
+  }
+  return at + len <= vpnLimit ? at : undefined;
+}
+
+/** kernel: vma_link(): into the mm's sorted set, the file's i_mmap, and the design. */
+export function insertVma(k: Kernel, vma: Vma): void {
+  const vmas = vma.mm.vmas;
+  let i = 0;
+  while (i < vmas.length && (vmas[i] as Vma).vmStart < vma.vmStart) i++;
+  vmas.splice(i, 0, vma);
+  if (vma.vmFile) vma.vmFile.iMmap.insert(vma);
+  k.design.vmaLink(vma);
+}
+
+/** kernel: remove_vma() after unmap: out of the mm, i_mmap and the design; then freed. */
+export function removeVma(k: Kernel, vma: Vma, where: string): void {
+  const vmas = vma.mm.vmas;
+  vmas.splice(vmas.indexOf(vma), 1);
+  if (vma.vmFile) vma.vmFile.iMmap.remove(vma);
+  k.design.vmaUnlink(vma, where);
+  poison(vma, "vm_area_struct", where);
+}
+
+/** kernel: vma_adjust() / vma_set_range() under vma_prepare(): i_mmap remove + re-insert. */
+export function adjustVma(k: Kernel, vma: Vma, start: number, end: number, pgoff: number): void {
+  const change = () => k.design.vmaAdjust(vma, start, end, pgoff);
+  if (vma.vmFile) vma.vmFile.iMmap.adjust(vma, change);
+  else change();
+}
+
+/**
+ * kernel: __split_vma(vma, addr, new_below). The new struct takes [vmStart, addr) when
+ * newBelow, else [addr, vmEnd); the original keeps the rest. Returns the new vma.
+ */
+export function splitVma(k: Kernel, vma: Vma, addr: number, newBelow: boolean): Vma {
+  const { vmStart: start, vmEnd: end, vmPgoff: pgoff } = vma;
+  const nw = newBelow
+    ? new Vma(vma.mm, start, addr, pgoff, vma.vmFlags, vma.vmFile)
+    : new Vma(vma.mm, addr, end, pgoff + (addr - start), vma.vmFlags, vma.vmFile);
+  nw.anonVma = vma.anonVma; // vm_area_dup() copies the pointer; the design clones the rest
+  k.design.vmaSplit(vma, nw);
+  if (newBelow) adjustVma(k, vma, addr, end, pgoff + (addr - start));
+  else adjustVma(k, vma, start, addr, pgoff);
+  insertVma(k, nw);
+  return nw;
+}
+
+/** Same flags, same file, contiguous pgoff, compatible anon objects: kernel can_vma_merge_*(). */
+export function mergeable(k: Kernel, lower: Vma, upper: Vma): boolean {
+  return (
+    lower.vmEnd === upper.vmStart &&
+    lower.vmFlags === upper.vmFlags &&
+    lower.vmFile === upper.vmFile &&
+    lower.vmPgoff + lower.pages === upper.vmPgoff &&
+    k.design.anonMergeable(lower, upper)
+  );
+}
+
+/** keep absorbs its neighbour gone (kernel: commit_merge() + anon_vma_merge() + remove). */
+export function absorb(k: Kernel, keep: Vma, gone: Vma, where: string): void {
+  if (gone.vmStart >= keep.vmEnd) adjustVma(k, keep, keep.vmStart, gone.vmEnd, keep.vmPgoff);
+  else adjustVma(k, keep, gone.vmStart, keep.vmEnd, gone.vmPgoff);
+  k.design.vmaMerge(keep, gone);
+  removeVma(k, gone, where);
+}
+
+/**
+ * kernel: vma_merge_new_range() for a range not yet linked (mmap, copy_vma), described by the
+ * unlinked vma `nw`. Returns prev or next expanded over it, or undefined if neither merges
+ * (the caller then links nw).
+ */
+export function mergeNew(k: Kernel, nw: Vma): Vma | undefined {
+  const mm = nw.mm;
+  let prev: Vma | undefined;
+  let next: Vma | undefined;
+  for (const v of mm.vmas) {
+    if (v.vmEnd <= nw.vmStart) prev = v;
+    else if (v.vmStart >= nw.vmEnd) {
+      next = v;
+      break;
+    }
+  }
+  const left = prev !== undefined && mergeable(k, prev, nw);
+  const right = next !== undefined && mergeable(k, nw, next) && (!left || k.design.anonMergeable(prev as Vma, next));
+  if (left && prev) {
+    adjustVma(k, prev, prev.vmStart, nw.vmEnd, prev.vmPgoff);
+    if (right && next) absorb(k, prev, next, "vma_merge_new_range (prev+next)");
+    return prev;
+  }
+  if (right && next) {
+    adjustVma(k, next, nw.vmStart, next.vmEnd, k.quirks.has("merge-next-keeps-pgoff") ? next.vmPgoff : nw.vmPgoff);
+    return next;
+  }
+  return undefined;
+}
+
+/**
+ * kernel: vma_modify_flags() → vma_merge_existing_range(), else split_vma(): give
+ * [start, end) ⊆ vma the flags `flags` (mprotect, mlock). Returns the vma now covering it.
+ */
+export function modifyVma(k: Kernel, vma: Vma, start: number, end: number, flags: number): Vma {
+  if (flags === vma.vmFlags) return vma;
+  const mm = vma.mm;
+  const prev = prevVma(mm, vma);
+  const next = nextVma(mm, vma);
+  const pgoffStart = vma.vmPgoff + (start - vma.vmStart);
+  // Proposed: the range as it would be, flags changed.
+  const proposed = { vmFlags: flags, vmFile: vma.vmFile };
+  const same = (other: Vma) => other.vmFlags === proposed.vmFlags && other.vmFile === proposed.vmFile;
+  const left =
+    prev !== undefined &&
+    start === vma.vmStart &&
+    prev.vmEnd === start &&
+    same(prev) &&
+    prev.vmPgoff + prev.pages === pgoffStart &&
+    k.design.anonMergeable(prev, vma);
+  const right =
+    next !== undefined &&
+    end === vma.vmEnd &&
+    next.vmStart === end &&
+    same(next) &&
+    next.vmPgoff === pgoffStart + (end - start) &&
+    k.design.anonMergeable(vma, next) &&
+    (!left || k.design.anonMergeable(prev as Vma, next));
+  const where = "vma_merge_existing_range";
+  if (left && prev) {
+    if (end === vma.vmEnd) {
+      absorb(k, prev, vma, where);
+      if (right && next) absorb(k, prev, next, where);
+    } else {
+      // prev expands over the lower part; vma keeps the rest.
+      adjustVma(k, vma, end, vma.vmEnd, vma.vmPgoff + (end - vma.vmStart));
+      adjustVma(k, prev, prev.vmStart, end, prev.vmPgoff);
+      k.design.vmaMerge(prev, vma);
+    }
+    return prev;
+  }
+  if (right && next) {
+    if (start === vma.vmStart) {
+      absorb(k, next, vma, where);
+    } else {
+      // next expands down over the upper part; vma keeps the rest.
+      adjustVma(k, vma, vma.vmStart, start, vma.vmPgoff);
+      adjustVma(k, next, start, next.vmEnd, pgoffStart);
+      k.design.vmaMerge(next, vma);
+    }
+    return next;
+  }
+  if (start > vma.vmStart) splitVma(k, vma, start, true);
+  if (end < vma.vmEnd) splitVma(k, vma, end, false);
+  vma.vmFlags = flags;
+  return vma;
+}
+
+/** Split so that no vma straddles start or end (the first half of do_vmi_munmap()). */
+export function splitAround(k: Kernel, mm: Mm, start: number, end: number): Vma[] {
+  for (const vma of vmasIn(mm, start, end)) {
+    if (vma.vmStart < start) splitVma(k, vma, start, true);
+  }
+  for (const vma of vmasIn(mm, start, end)) {
+    if (vma.vmEnd > end) splitVma(k, vma, end, false);
+  }
+  return vmasIn(mm, start, end);
+}
+
+export const isShared = (vma: Vma): boolean => (vma.vmFlags & VM_SHARED) !== 0;

@@ -1,0 +1,285 @@
+/*
+ * The syscalls of the simulated kernel (mm/mmap.c, mm/mprotect.c, mm/mremap.c, mm/madvise.c,
+ * mm/mlock.c, kernel/fork.c, kernel/exit.c), with rmapcheck's argument rules: the same rules
+ * the reference model states in model/semantic.ts (docs/semantics.md lists where they
+ * deliberately differ from Linux, e.g. mprotect over a hole changes nothing).
+ */
+import type { Cmd, Outcome } from "../model/commands.js";
+import { assert } from "./assert.js";
+import type { Kernel } from "./kernel.js";
+import {
+  absorb,
+  adjustVma,
+  findVma,
+  insertVma,
+  mergeNew,
+  mergeable,
+  modifyVma,
+  nextVma,
+  rangeFree,
+  rangeMapped,
+  removeVma,
+  splitAround,
+  unmappedArea,
+  vmasIn,
+} from "./mmap.js";
+import { Mm, type Page, VM_LOCKED, VM_READ, VM_SHARED, VM_WRITE, Vma } from "./types.js";
+import { migratePage, swapOutPage, reclaimOne, truncateFile } from "./vmscan.js";
+
+const ok: Outcome = { kind: "ok" };
+const errno = (e: "EINVAL" | "ENOMEM" | "EFAULT"): Outcome => ({ kind: "errno", errno: e });
+
+export function execSyscall(k: Kernel, c: Cmd): Outcome {
+  if (c.op === "truncate") return sysTruncate(k, c.file, c.size);
+  if (c.op === "reclaim") {
+    let freed = 0;
+    while (freed < c.pages && reclaimOne(k)) freed++;
+    return { kind: "internal", what: `reclaimed ${freed}` };
+  }
+  const mm = k.mms.get(c.mm);
+  if (!mm) return { kind: "skip", why: `no mm${c.mm}` };
+  switch (c.op) {
+    case "mmap":
+      return sysMmap(k, mm, c);
+    case "munmap":
+      if (!validRange(k, c.addr, c.len)) return errno("EINVAL");
+      doMunmap(k, mm, c.addr, c.addr + c.len);
+      return ok;
+    case "mprotect":
+      return changeFlags(k, mm, c.addr, c.len, VM_WRITE, c.prot === "rw" ? VM_WRITE : 0);
+    case "mlock":
+      return changeFlags(k, mm, c.addr, c.len, VM_LOCKED, VM_LOCKED);
+    case "munlock":
+      return changeFlags(k, mm, c.addr, c.len, VM_LOCKED, 0);
+    case "mremap":
+      return sysMremap(k, mm, c);
+    case "madvise":
+      return sysMadvise(k, mm, c.addr, c.len);
+    case "fork":
+      if (k.mms.has(c.child)) return { kind: "skip", why: `mm${c.child} exists` };
+      sysFork(k, mm, c.child);
+      return { kind: "ok" };
+    case "exit":
+      sysExit(k, mm);
+      return ok;
+    case "read": {
+      const r = k.access(mm, c.addr, false);
+      return typeof r === "number" ? { kind: "value", value: r } : { kind: "signal", signal: r as "SIGSEGV" | "SIGBUS" };
+    }
+    case "write": {
+      const r = k.access(mm, c.addr, true, c.token);
+      return r === undefined ? ok : { kind: "signal", signal: r as "SIGSEGV" | "SIGBUS" };
+    }
+    case "swapout":
+    case "migrate": {
+      const page = presentPage(k, mm, c.addr);
+      if (!page) return { kind: "internal", what: "no page mapped there" };
+      const done = c.op === "swapout" ? swapOutPage(k, page) : migratePage(k, page);
+      return { kind: "internal", what: done ? (c.op === "swapout" ? "swapped out" : "migrated") : "failed" };
+    }
+  }
+}
+
+function presentPage(k: Kernel, mm: Mm, addr: number): Page | null {
+  const pte = mm.pt.get(addr);
+  return pte?.kind === "present" ? k.pageAt(pte.pfn) : null;
+}
+
+const validRange = (k: Kernel, addr: number, len: number): boolean =>
+  Number.isInteger(addr) && Number.isInteger(len) && len >= 1 && addr >= 0 && addr + len <= k.world.vpnLimit;
+
+function sysMmap(k: Kernel, mm: Mm, c: Extract<Cmd, { op: "mmap" }>): Outcome {
+  if (!Number.isInteger(c.len) || c.len < 1 || c.len > k.world.vpnLimit) return errno("EINVAL");
+  const file = c.kind === "anon" ? null : k.files[c.file ?? -1];
+  if (file === undefined) return errno("EINVAL");
+  const pgoff = c.pgoff ?? 0;
+  if (file && (!Number.isInteger(pgoff) || pgoff < 0)) return errno("EINVAL");
+  let addr: number;
+  if (c.fixed) {
+    if (c.addr < k.world.mmapBase || c.addr + c.len > k.world.vpnLimit) return errno("EINVAL");
+    addr = c.addr;
+    doMunmap(k, mm, addr, addr + c.len);
+  } else {
+    const found = unmappedArea(k, mm, c.addr, c.len);
+    if (found === undefined) return errno("ENOMEM");
+    addr = found;
+  }
+  const flags = VM_READ | (c.prot === "rw" ? VM_WRITE : 0) | (c.kind === "shared-file" ? VM_SHARED : 0);
+  // A fresh anon vma's pgoff is its start (kernel: do_mmap, pgoff = addr >> PAGE_SHIFT).
+  const nw = new Vma(mm, addr, addr + c.len, file ? pgoff : addr, flags, file);
+  if (!mergeNew(k, nw)) insertVma(k, nw);
+  return { kind: "addr", addr };
+}
+
+/** kernel: do_vmi_munmap(): split at the edges, zap, remove. */
+export function doMunmap(k: Kernel, mm: Mm, start: number, end: number): void {
+  for (const vma of splitAround(k, mm, start, end)) {
+    k.zapRange(vma, vma.vmStart, vma.vmEnd, "munmap");
+    removeVma(k, vma, "munmap");
+  }
+}
+
+/** mprotect / mlock / munlock: set `mask` bits to `bits` on every vma of the range. */
+function changeFlags(k: Kernel, mm: Mm, addr: number, len: number, mask: number, bits: number): Outcome {
+  if (!validRange(k, addr, len)) return errno("EINVAL");
+  const end = addr + len;
+  if (!rangeMapped(mm, addr, end)) return errno("ENOMEM");
+  let at = addr;
+  while (at < end) {
+    const vma = findVma(mm, at) as Vma;
+    const upto = Math.min(end, vma.vmEnd);
+    modifyVma(k, vma, at, upto, (vma.vmFlags & ~mask) | bits);
+    at = upto;
+  }
+  if (mask === VM_WRITE && bits === 0) {
+    // kernel: change_protection(): existing PTEs lose write permission.
+    for (let a = addr; a < end; a++) {
+      const pte = mm.pt.get(a);
+      if (pte?.kind === "present") pte.writable = false;
+    }
+  }
+  return ok;
+}
+
+function sysMadvise(k: Kernel, mm: Mm, addr: number, len: number): Outcome {
+  if (!validRange(k, addr, len)) return errno("EINVAL");
+  const end = addr + len;
+  if (!rangeMapped(mm, addr, end)) return errno("ENOMEM");
+  const vmas = vmasIn(mm, addr, end);
+  if (vmas.some((v) => v.vmFlags & VM_LOCKED)) return errno("EINVAL");
+  // kernel: madvise_dontneed_single_vma() → zap_page_range_single()
+  for (const vma of vmas) k.zapRange(vma, Math.max(addr, vma.vmStart), Math.min(end, vma.vmEnd), "madvise(DONTNEED)");
+  return ok;
+}
+
+function sysMremap(k: Kernel, mm: Mm, c: Extract<Cmd, { op: "mremap" }>): Outcome {
+  const { addr, newLen } = c;
+  let len = c.len;
+  if (!validRange(k, addr, len) || !Number.isInteger(newLen) || newLen < 1) return errno("EINVAL");
+  if (c.fixed) {
+    const na = c.newAddr;
+    if (!c.maymove || na === undefined || na < k.world.mmapBase || na + newLen > k.world.vpnLimit) return errno("EINVAL");
+    if (na < addr + len && addr < na + newLen) return errno("EINVAL");
+    if (!rangeMapped(mm, addr, addr + len)) return errno("EFAULT");
+    doMunmap(k, mm, na, na + newLen);
+    if (newLen < len) {
+      doMunmap(k, mm, addr + newLen, addr + len);
+      len = newLen;
+    }
+    moveRange(k, mm, addr, len, na);
+    if (newLen > len) growLast(k, mm, na + len, newLen - len);
+    return { kind: "addr", addr: na };
+  }
+  if (!rangeMapped(mm, addr, addr + len)) return errno("EFAULT");
+  if (newLen <= len) {
+    if (newLen < len) doMunmap(k, mm, addr + newLen, addr + len);
+    return { kind: "addr", addr };
+  }
+  if (addr + newLen <= k.world.vpnLimit && rangeFree(mm, addr + len, addr + newLen)) {
+    growLast(k, mm, addr + len, newLen - len);
+    return { kind: "addr", addr };
+  }
+  if (!c.maymove) return errno("ENOMEM");
+  const na = unmappedArea(k, mm, -1, newLen);
+  if (na === undefined) return errno("ENOMEM");
+  moveRange(k, mm, addr, len, na);
+  growLast(k, mm, na + len, newLen - len);
+  return { kind: "addr", addr: na };
+}
+
+/**
+ * kernel: move_vma() for each vma of [addr, addr+len) (Linux 6.17+ moves a range spanning
+ * several vmas the same way): copy_vma() at the destination, move_page_tables(), then unmap
+ * the source range.
+ */
+function moveRange(k: Kernel, mm: Mm, addr: number, len: number, na: number): void {
+  const pieces = splitAround(k, mm, addr, addr + len).map((vma) => ({ vma, start: vma.vmStart, pages: vma.pages }));
+  for (const { vma, start, pages } of pieces) {
+    const dst = na + (start - addr);
+    // kernel: copy_vma(): an anon vma that never faulted is re-based at its new address.
+    const pgoff = !vma.vmFile && !k.design.hasAnonObject(vma) ? dst : vma.vmPgoff + (start - vma.vmStart);
+    const nw = new Vma(mm, dst, dst + pages, pgoff, vma.vmFlags, vma.vmFile);
+    nw.anonVma = vma.anonVma;
+    if (!mergeNew(k, nw)) {
+      k.design.vmaCopy(vma, nw);
+      insertVma(k, nw);
+    }
+    for (let i = 0; i < pages; i++) movePte(k, mm, vma, start + i, dst + i);
+  }
+  doMunmap(k, mm, addr, addr + len);
+}
+
+/** kernel: move_ptes() for one PTE (anonmm may demand a COW break first). */
+function movePte(k: Kernel, mm: Mm, oldVma: Vma, from: number, to: number): void {
+  const pte = mm.pt.get(from);
+  if (!pte) return;
+  const newVma = findVma(mm, to);
+  assert(newVma !== undefined, "KERNEL", `mremap: no vma at destination ${to}`);
+  if (pte.kind === "present") {
+    const page = k.pageAt(pte.pfn) as Page;
+    if (k.design.pageMove(page, oldVma, from, newVma, to) === "copy") {
+      k.counters.forcedCopies++;
+      k.cowCopy(newVma, to, page, false);
+      k.zapPte(oldVma, from, "mremap COW break");
+      return;
+    }
+  }
+  mm.pt.delete(from);
+  mm.pt.set(to, pte);
+}
+
+/** kernel: vma_merge_extend(): the vma ending at `at` grows by `by` pages, merging with next. */
+function growLast(k: Kernel, mm: Mm, at: number, by: number): void {
+  const vma = findVma(mm, at - 1);
+  assert(vma !== undefined && vma.vmEnd === at, "KERNEL", `mremap: no vma ends at ${at}`);
+  adjustVma(k, vma, vma.vmStart, vma.vmEnd + by, vma.vmPgoff);
+  const next = nextVma(mm, vma);
+  if (next && mergeable(k, vma, next)) absorb(k, vma, next, "mremap expand");
+}
+
+/** kernel: dup_mmap() + copy_page_range(). The child's vmas lose VM_LOCKED. */
+function sysFork(k: Kernel, parent: Mm, childId: number): void {
+  const child = new Mm(childId);
+  k.mms.set(childId, child);
+  k.design.mmFork(parent, child);
+  for (const pv of parent.vmas) {
+    const cv = new Vma(child, pv.vmStart, pv.vmEnd, pv.vmPgoff, pv.vmFlags & ~VM_LOCKED, pv.vmFile);
+    child.vmas.push(cv);
+    if (cv.vmFile) cv.vmFile.iMmap.insert(cv);
+    k.design.vmaFork(pv, cv);
+    if (pv.vmFlags & VM_SHARED) continue; // shared mappings refault from the page cache
+    for (let addr = pv.vmStart; addr < pv.vmEnd; addr++) {
+      const pte = parent.pt.get(addr);
+      if (!pte) continue;
+      if (pte.kind === "swap") {
+        const entry = k.swap.get(pte.slot);
+        assert(entry !== undefined, "KERNEL", `fork: swap PTE to free slot ${pte.slot}`);
+        entry.count++;
+        child.pt.set(addr, { kind: "swap", slot: pte.slot });
+        continue;
+      }
+      const page = k.pageAt(pte.pfn) as Page;
+      k.design.pageDupAtFork(page, pv, cv, addr);
+      k.counters.forkRmapOps++;
+      pte.writable = false; // both sides copy-on-write
+      child.pt.set(addr, { kind: "present", pfn: pte.pfn, writable: false, dirty: pte.dirty, young: pte.young });
+      page.mapcount++;
+      page.count++;
+    }
+  }
+}
+
+/** kernel: exit_mmap(): zap everything, then free the vmas. */
+function sysExit(k: Kernel, mm: Mm): void {
+  for (const vma of mm.vmas) k.zapRange(vma, vma.vmStart, vma.vmEnd, `exit(mm${mm.id})`);
+  for (const vma of [...mm.vmas]) removeVma(k, vma, `exit(mm${mm.id})`);
+  k.design.mmExit(mm);
+  k.mms.delete(mm.id);
+}
+
+function sysTruncate(k: Kernel, fileId: number, size: number): Outcome {
+  const file = k.files[fileId];
+  if (!file || !Number.isInteger(size) || size < 0 || size > k.world.fileMaxPages) return errno("EINVAL");
+  truncateFile(k, file, size);
+  return ok;
+}

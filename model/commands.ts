@@ -1,0 +1,176 @@
+/*
+ * The command language: every operation rmapcheck can apply, as plain data.
+ *
+ * A command is a syscall (or a kernel-internal event such as reclaim) with all of its
+ * arguments spelled out, so that any sequence can be printed, saved in a shrink report and
+ * replayed years later without the generator that produced it. One interpreter
+ * (properties/interpreter.ts) applies the same command to the reference model and to the
+ * simulated kernel.
+ *
+ * Units: addresses and lengths are in pages (PAGE_SHIFT = 12 implied); `pgoff` is a file
+ * offset in pages. Process ids (`mm`) are small integers; `fork` names the child's id
+ * explicitly so that removing an earlier command while shrinking never renumbers processes.
+ */
+
+/** A process (one mm_struct). mm1 is the first process of every run. */
+export type MmId = number;
+/** Virtual page number. */
+export type Vpn = number;
+/** A file of the small world, by index. */
+export type FileId = number;
+
+export type Prot = "r" | "rw";
+export type MapKind = "anon" | "private-file" | "shared-file";
+
+export type Cmd =
+  | {
+      op: "mmap";
+      mm: MmId;
+      addr: Vpn;
+      len: number;
+      kind: MapKind;
+      prot: Prot;
+      /** MAP_FIXED: replace whatever was mapped in [addr, addr+len). Otherwise addr is a hint. */
+      fixed: boolean;
+      file?: FileId;
+      pgoff?: number;
+    }
+  | { op: "munmap"; mm: MmId; addr: Vpn; len: number }
+  | { op: "mprotect"; mm: MmId; addr: Vpn; len: number; prot: Prot }
+  | {
+      op: "mremap";
+      mm: MmId;
+      addr: Vpn;
+      len: number;
+      newLen: number;
+      maymove: boolean;
+      /** MREMAP_FIXED (requires maymove): move to newAddr. */
+      fixed: boolean;
+      newAddr?: Vpn;
+    }
+  | { op: "madvise"; mm: MmId; addr: Vpn; len: number; advice: "dontneed" }
+  | { op: "mlock"; mm: MmId; addr: Vpn; len: number }
+  | { op: "munlock"; mm: MmId; addr: Vpn; len: number }
+  | { op: "fork"; mm: MmId; child: MmId }
+  | { op: "exit"; mm: MmId }
+  | { op: "read"; mm: MmId; addr: Vpn }
+  | { op: "write"; mm: MmId; addr: Vpn; token: number }
+  | { op: "truncate"; file: FileId; size: number }
+  /** Swap out the page mapped at (mm, addr), unmapping it through the design's walk. */
+  | { op: "swapout"; mm: MmId; addr: Vpn }
+  /** Migrate the page mapped at (mm, addr) to another frame through the design's walk. */
+  | { op: "migrate"; mm: MmId; addr: Vpn }
+  /** Memory pressure: run the reclaim clock until `pages` pages are freed (or it gives up). */
+  | { op: "reclaim"; pages: number };
+
+export type Op = Cmd["op"];
+
+export const allOps: readonly Op[] = [
+  "mmap",
+  "munmap",
+  "mprotect",
+  "mremap",
+  "madvise",
+  "mlock",
+  "munlock",
+  "fork",
+  "exit",
+  "read",
+  "write",
+  "truncate",
+  "swapout",
+  "migrate",
+  "reclaim",
+];
+
+/**
+ * What a command returns. Observable outcomes (everything but `swapout`, `migrate` and
+ * `reclaim`, which must be invisible) are compared between the model and the kernel.
+ */
+export type Outcome =
+  | { kind: "ok" }
+  | { kind: "addr"; addr: Vpn }
+  | { kind: "value"; value: number }
+  | { kind: "signal"; signal: "SIGSEGV" | "SIGBUS" }
+  | { kind: "errno"; errno: "EINVAL" | "ENOMEM" | "EFAULT" }
+  /** The command does not apply to this world (its process does not exist): nothing happens. */
+  | { kind: "skip"; why: string }
+  /** Kernel-internal events report what they did; never compared with the model. */
+  | { kind: "internal"; what: string };
+
+export const isInvisible = (c: Cmd): boolean => c.op === "swapout" || c.op === "migrate" || c.op === "reclaim";
+
+export function outcomeToString(o: Outcome): string {
+  switch (o.kind) {
+    case "ok":
+      return "0";
+    case "addr":
+      return hex(o.addr);
+    case "value":
+      return `= ${o.value}`;
+    case "signal":
+      return o.signal;
+    case "errno":
+      return `-${o.errno}`;
+    case "skip":
+      return `skipped (${o.why})`;
+    case "internal":
+      return o.what;
+  }
+}
+
+export const sameOutcome = (a: Outcome, b: Outcome): boolean => outcomeToString(a) === outcomeToString(b);
+
+export const hex = (n: number): string => `0x${n.toString(16)}`;
+
+const range = (addr: number, len: number) => `${hex(addr)}+${len}`;
+
+/** A command as a syscall, the way reports and logs print it (STYLE item 6). */
+export function cmdToString(c: Cmd): string {
+  switch (c.op) {
+    case "mmap": {
+      const flags = [c.kind === "shared-file" ? "SHARED" : "PRIVATE"];
+      if (c.kind === "anon") flags.push("ANON");
+      if (c.fixed) flags.push("FIXED");
+      const backing = c.kind === "anon" ? "" : `, file${c.file}@${c.pgoff ?? 0}`;
+      return `mmap(mm${c.mm}, ${range(c.addr, c.len)}, ${c.prot}, ${flags.join("|")}${backing})`;
+    }
+    case "munmap":
+      return `munmap(mm${c.mm}, ${range(c.addr, c.len)})`;
+    case "mprotect":
+      return `mprotect(mm${c.mm}, ${range(c.addr, c.len)}, ${c.prot})`;
+    case "mremap": {
+      const dest = c.fixed ? ` → ${hex(c.newAddr ?? 0)}` : "";
+      const flags = c.fixed ? " MAYMOVE|FIXED" : c.maymove ? " MAYMOVE" : "";
+      const size = c.newLen === c.len ? "" : ` to ${c.newLen}`;
+      return `mremap(mm${c.mm}, ${range(c.addr, c.len)}${size}${dest}${flags})`;
+    }
+    case "madvise":
+      return `madvise(mm${c.mm}, ${range(c.addr, c.len)}, DONTNEED)`;
+    case "mlock":
+      return `mlock(mm${c.mm}, ${range(c.addr, c.len)})`;
+    case "munlock":
+      return `munlock(mm${c.mm}, ${range(c.addr, c.len)})`;
+    case "fork":
+      return `fork(mm${c.mm}) → mm${c.child}`;
+    case "exit":
+      return `exit(mm${c.mm})`;
+    case "read":
+      return `read(mm${c.mm}, ${hex(c.addr)})`;
+    case "write":
+      return `write(mm${c.mm}, ${hex(c.addr)}, ${c.token})`;
+    case "truncate":
+      return `truncate(file${c.file}, ${c.size})`;
+    case "swapout":
+      return `swapout(page@mm${c.mm}:${hex(c.addr)})`;
+    case "migrate":
+      return `migrate(page@mm${c.mm}:${hex(c.addr)})`;
+    case "reclaim":
+      return `reclaim(${c.pages})`;
+  }
+}
+
+/** The mm a command runs in, if any (truncate and reclaim are global). */
+export function cmdMm(c: Cmd): MmId | undefined {
+  return "mm" in c ? c.mm : undefined;
+}

@@ -1,0 +1,41 @@
+/*
+ * The small world every run lives in: named bounds shared by the model, the simulated kernel
+ * and the generator (STYLE item 7). Small on purpose: few frames so that reclaim happens
+ * often, few pages so that mappings collide, splits and merges are common.
+ */
+
+export interface World {
+  /** Virtual pages [0, vpnLimit) exist; page 0 is never handed out by address search (NULL). */
+  readonly vpnLimit: number;
+  /** Lowest address the kernel's address search (get_unmapped_area) returns. */
+  readonly mmapBase: number;
+  /** Number of files, file0 .. file{fileCount-1}. */
+  readonly fileCount: number;
+  /** Every file starts with this many pages of content. */
+  readonly fileInitialPages: number;
+  /** truncate may set a file's size to at most this many pages. */
+  readonly fileMaxPages: number;
+  /** Page frames in the simulated machine: small, so reclaim runs under pressure. */
+  readonly frameCount: number;
+  /** Most processes alive at once (a generator bound; the kernel itself has none). */
+  readonly mmLiveMax: number;
+}
+
+export const defaultWorld: World = {
+  vpnLimit: 32,
+  mmapBase: 1,
+  fileCount: 2,
+  fileInitialPages: 8,
+  fileMaxPages: 12,
+  frameCount: 12,
+  mmLiveMax: 6,
+};
+
+/**
+ * The initial content of page `pgoff` of file `file`: negative and distinct from every
+ * token a write can store (writes store positive tokens), so a misplaced page shows.
+ */
+export const initialFileToken = (file: number, pgoff: number): number => -(1000 * (file + 1) + pgoff);
+
+/** The first process of every run. */
+export const initMm = 1;

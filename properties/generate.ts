@@ -1,0 +1,200 @@
+/*
+ * Model-aware generation. fast-check generates a *plan*: per-run command weights (swarm
+ * testing: whole command kinds switched off in some runs) and a list of raw choices. Each
+ * choice is resolved into a concrete command against the model's current state: existing
+ * processes, addresses inside or at the edges of existing mappings, pages that were written.
+ * fast-check shrinks the plan; the resolved commands are plain data (model/commands.ts), and
+ * that is what is printed, saved and replayed.
+ */
+import fc from "fast-check";
+import { type Cmd, type MapKind, type Op, allOps } from "../model/commands.js";
+import type { ModelState } from "../model/semantic.js";
+import type { World } from "../model/world.js";
+
+/** Four raw numbers a command draws its arguments from. */
+export type Choice = readonly [number, number, number, number];
+
+export interface Plan {
+  /** Weight of each op in allOps order (0 = switched off for this run). */
+  readonly weights: readonly number[];
+  readonly choices: readonly Choice[];
+  /** Seed for the order in which the surviving processes exit at the end. */
+  readonly exitSeed: number;
+}
+
+/** Default weights: writes and forks dominate, since sharing is where rmap designs break. */
+export const defaultWeights: Readonly<Record<Op, number>> = {
+  mmap: 3,
+  munmap: 1,
+  mprotect: 2,
+  mremap: 3,
+  madvise: 1,
+  mlock: 1,
+  munlock: 1,
+  fork: 3,
+  exit: 2,
+  read: 3,
+  write: 6,
+  truncate: 1,
+  swapout: 3,
+  migrate: 1,
+  reclaim: 1,
+};
+
+export interface PlanOptions {
+  /** Most commands in one sequence (before the final exits). */
+  readonly maxCommands: number;
+  /** Swarm testing: random per-run weights. */
+  readonly swarm: boolean;
+}
+
+const choiceArb = fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat());
+
+/** The ops a swarm run may never switch off: without them nothing is mapped or shared. */
+const alwaysOn: readonly Op[] = ["mmap", "write", "fork"];
+
+export function planArbitrary(opts: PlanOptions): fc.Arbitrary<Plan> {
+  const base = allOps.map((op) => defaultWeights[op]);
+  const weights = opts.swarm
+    ? fc
+        .array(fc.boolean(), { minLength: allOps.length, maxLength: allOps.length })
+        .map((on) => base.map((w, i) => (on[i] || alwaysOn.includes(allOps[i] as Op) ? w : 0)))
+    : fc.constant(base);
+  return fc.record({
+    weights,
+    choices: fc.array(choiceArb, { maxLength: opts.maxCommands, size: "max" }),
+    exitSeed: fc.nat(),
+  });
+}
+
+/** Resolution state carried along a sequence. */
+export class Resolver {
+  private nextChild: number;
+  private token = 0;
+  private readonly total: number;
+
+  constructor(
+    private readonly world: World,
+    private readonly weights: readonly number[],
+    firstChild = 2,
+  ) {
+    this.nextChild = firstChild;
+    this.total = weights.reduce((a, b) => a + b, 0);
+  }
+
+  /** The concrete command for `choice` in `state`. */
+  resolve(state: ModelState, choice: Choice): Cmd {
+    const [a, b, c, d] = choice;
+    const live = Object.keys(state.mms).map(Number);
+    const mm = live[b % live.length] as number;
+    let op = this.pickOp(a);
+    if (op === "fork" && live.length >= this.world.mmLiveMax) op = "exit";
+    if (op === "exit" && live.length <= 1) op = "fork";
+    const pages = state.mms[mm] ?? {};
+    const mapped = Object.keys(pages).map(Number);
+    const w = this.world;
+    const len = 1 + (c % 4);
+    switch (op) {
+      case "fork":
+        return { op: "fork", mm, child: this.nextChild++ };
+      case "exit":
+        return { op: "exit", mm };
+      case "mmap": {
+        const kinds: MapKind[] = ["anon", "anon", "private-file", "shared-file"];
+        const kind = kinds[c % 4] as MapKind;
+        const fixed = d % 4 === 0;
+        const addr = fixed ? this.pickAddr(mapped, d >>> 2, w) : this.pickAddr(mapped, d >>> 2, w) + 1;
+        const prot = (c >>> 2) % 5 === 0 ? "r" : "rw";
+        const mlen = 1 + ((c >>> 5) % 4);
+        const base: Cmd = { op: "mmap", mm, addr: clampAddr(addr, mlen, w), len: mlen, kind, prot, fixed };
+        if (kind === "anon") return base;
+        return { ...base, file: (c >>> 8) % w.fileCount, pgoff: (d >>> 6) % w.fileInitialPages };
+      }
+      case "munmap":
+      case "mlock":
+      case "munlock":
+      case "madvise": {
+        const addr = this.pickAddr(mapped, d, w);
+        const l = Math.min(len, w.vpnLimit - addr);
+        if (op === "madvise") return { op, mm, addr, len: l, advice: "dontneed" };
+        return { op, mm, addr, len: l };
+      }
+      case "mprotect": {
+        const addr = this.pickAddr(mapped, d, w);
+        return { op, mm, addr, len: Math.min(len, w.vpnLimit - addr), prot: (c >>> 3) % 2 === 0 ? "r" : "rw" };
+      }
+      case "mremap":
+        return this.mremap(mm, mapped, choice);
+      case "read":
+        return { op: "read", mm, addr: this.pickAddr(mapped, d, w) };
+      case "write":
+        return { op: "write", mm, addr: this.pickAddr(mapped, d, w), token: ++this.token };
+      case "truncate": {
+        const size = c % 3 === 0 ? w.fileMaxPages : (d % (w.fileMaxPages + 1));
+        return { op: "truncate", file: b % w.fileCount, size };
+      }
+      case "swapout":
+      case "migrate": {
+        const written = mapped.filter((v) => pages[v]?.data !== undefined || pages[v]?.kind !== "anon");
+        const from = written.length > 0 ? written : mapped;
+        const addr = from.length > 0 ? (from[d % from.length] as number) : d % w.vpnLimit;
+        return { op, mm, addr };
+      }
+      case "reclaim":
+        return { op: "reclaim", pages: 1 + (c % 4) };
+    }
+  }
+
+  private pickOp(a: number): Op {
+    let r = a % this.total;
+    for (let i = 0; i < allOps.length; i++) {
+      r -= this.weights[i] as number;
+      if (r < 0) return allOps[i] as Op;
+    }
+    return "write";
+  }
+
+  /** Mostly a mapped page or an edge of a mapped run; sometimes anywhere. */
+  private pickAddr(mapped: readonly number[], r: number, w: World): number {
+    if (mapped.length === 0 || r % 8 === 0) return w.mmapBase + ((r >>> 3) % (w.vpnLimit - w.mmapBase));
+    const v = mapped[(r >>> 3) % mapped.length] as number;
+    const shift = [0, 0, 0, 0, -1, 1, -2, 2][r % 8] as number;
+    return Math.min(w.vpnLimit - 1, Math.max(0, v + shift));
+  }
+
+  private mremap(mm: number, mapped: readonly number[], [, , c, d]: Choice): Cmd {
+    const w = this.world;
+    const set = new Set(mapped);
+    const start = this.pickAddr(mapped, d, w);
+    let runLen = 1;
+    while (set.has(start + runLen) && runLen < 4) runLen++;
+    const len = 1 + (c % runLen);
+    const kind = (c >>> 2) % 6;
+    // 0: shrink, 1: grow in place or fail, 2: grow with MAYMOVE, 3-5: MREMAP_FIXED moves.
+    if (kind === 0) return { op: "mremap", mm, addr: start, len, newLen: Math.max(1, len - 1), maymove: false, fixed: false };
+    if (kind === 1) return { op: "mremap", mm, addr: start, len, newLen: len + 1, maymove: false, fixed: false };
+    if (kind === 2) return { op: "mremap", mm, addr: start, len, newLen: len + 1 + ((d >>> 4) % 2), maymove: true, fixed: false };
+    // Destinations next to other mappings (so the moved vma may merge, or come back home).
+    const edge = mapped.length > 0 ? (mapped[(d >>> 4) % mapped.length] as number) : 0;
+    const offsets = [len + 1, -len, 1, -len - 1, 8, -8];
+    let newAddr = edge + (offsets[(d >>> 9) % offsets.length] as number);
+    newAddr = clampAddr(newAddr, len, w);
+    return { op: "mremap", mm, addr: start, len, newLen: len, maymove: true, fixed: true, newAddr };
+  }
+}
+
+function clampAddr(addr: number, len: number, w: World): number {
+  return Math.min(w.vpnLimit - len, Math.max(w.mmapBase, addr));
+}
+
+/** A deterministic permutation of ids from a seed (the final exit order). */
+export function exitOrder(ids: readonly number[], seed: number): number[] {
+  const out = [...ids];
+  let s = seed >>> 0 || 1;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j] as number, out[i] as number];
+  }
+  return out;
+}

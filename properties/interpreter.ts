@@ -1,0 +1,135 @@
+/*
+ * The one interpreter: applies each command to the reference model and to kernel+design,
+ * compares what the caller observes, and runs the checkers after the step.
+ */
+import { type Cmd, type Outcome, cmdToString, isInvisible, outcomeToString, sameOutcome } from "../model/commands.js";
+import { type ModelState, applyCmd, initialState } from "../model/semantic.js";
+import { type World, defaultWorld, initMm } from "../model/world.js";
+import { InvariantError } from "../impl/assert.js";
+import type { DesignInfo } from "../impl/design.js";
+import { Kernel, createKernel } from "../impl/kernel.js";
+import { type Violation, checkAll, checkNoLeaks, guarded } from "./checks.js";
+
+export interface StepRecord {
+  readonly index: number;
+  readonly cmd: Cmd;
+  readonly model: Outcome;
+  readonly kernel: Outcome;
+}
+
+export interface Failure extends Violation {
+  /** Index of the failing command; commands.length means the final exit-all check. */
+  readonly step: number;
+}
+
+export interface SessionOptions {
+  readonly world?: World;
+  readonly mutant?: string;
+  /** Planted kernel bugs (Kernel.quirks). */
+  readonly quirks?: readonly string[];
+  /** Run the full checkers after every `checkEvery` steps (1 = every step). */
+  readonly checkEvery?: number;
+}
+
+export class Session {
+  readonly world: World;
+  readonly kernel: Kernel;
+  model: ModelState;
+  private readonly checkEvery: number;
+  steps = 0;
+
+  constructor(
+    readonly design: DesignInfo,
+    opts: SessionOptions = {},
+  ) {
+    this.world = opts.world ?? defaultWorld;
+    this.checkEvery = opts.checkEvery ?? 1;
+    this.kernel = createKernel(this.world, { ...design, create: (k) => design.create(k, opts.mutant) }, initMm);
+    for (const q of opts.quirks ?? []) this.kernel.quirks.add(q);
+    this.model = initialState(this.world, initMm);
+  }
+
+  /** Apply one command to both sides; a Violation if they disagree or a checker fails. */
+  apply(cmd: Cmd): { record: StepRecord; violation?: Violation } {
+    const index = this.steps++;
+    const m = applyCmd(this.world, this.model, cmd);
+    this.model = m.state;
+    let kernelOut: Outcome;
+    if (m.outcome.kind === "skip") {
+      kernelOut = m.outcome; // the model decides what does not apply; the kernel never sees it
+    } else {
+      try {
+        kernelOut = this.kernel.exec(cmd);
+      } catch (e) {
+        kernelOut = { kind: "internal", what: "crashed" };
+        const record = { index, cmd, model: m.outcome, kernel: kernelOut };
+        const invariant = e instanceof InvariantError ? e.invariant : "KERNEL";
+        const message = e instanceof Error ? e.message : String(e);
+        return { record, violation: { invariant, message: `${cmdToString(cmd)}: ${message}` } };
+      }
+    }
+    const record = { index, cmd, model: m.outcome, kernel: kernelOut };
+    if (!isInvisible(cmd) && !sameOutcome(m.outcome, kernelOut)) {
+      return {
+        record,
+        violation: {
+          invariant: "SEMANTIC",
+          message: `${cmdToString(cmd)} returned ${outcomeToString(kernelOut)}, the model says ${outcomeToString(m.outcome)}`,
+          expected: outcomeToString(m.outcome),
+          actual: outcomeToString(kernelOut),
+        },
+      };
+    }
+    if (index % this.checkEvery !== 0) return { record };
+    const violation = checkAll(this.kernel, this.model);
+    return violation ? { record, violation } : { record };
+  }
+
+  /** Full check now, whatever the schedule. */
+  checkNow(): Violation | undefined {
+    return checkAll(this.kernel, this.model);
+  }
+
+  /** Every live mm exits in the given order (the rest in id order), then I9. */
+  exitAll(order: readonly number[] = []): { records: StepRecord[]; violation?: Violation } {
+    const records: StepRecord[] = [];
+    const ids = [...new Set([...order.filter((id) => this.kernel.mms.has(id)), ...this.kernel.mms.keys()])];
+    for (const id of ids) {
+      const r = this.apply({ op: "exit", mm: id });
+      records.push(r.record);
+      if (r.violation) return { records, violation: r.violation };
+      const full = this.checkNow();
+      if (full) return { records, violation: full };
+    }
+    const leak = guarded(() => checkNoLeaks(this.kernel));
+    return leak ? { records, violation: leak } : { records };
+  }
+}
+
+export interface SequenceResult {
+  readonly records: StepRecord[];
+  readonly failure?: Failure;
+  /** Commands that were applied (not skipped). */
+  readonly executed: number;
+}
+
+/**
+ * Run a whole sequence as data: every command, then exit-all in `exitOrder`. This is what
+ * replay, shrinking and the property all call.
+ */
+export function runSequence(design: DesignInfo, cmds: readonly Cmd[], opts: SessionOptions & { exitOrder?: readonly number[] } = {}): SequenceResult {
+  const s = new Session(design, opts);
+  const records: StepRecord[] = [];
+  let executed = 0;
+  for (const cmd of cmds) {
+    const r = s.apply(cmd);
+    records.push(r.record);
+    if (r.record.model.kind !== "skip") executed++;
+    if (r.violation) return { records, executed, failure: { ...r.violation, step: r.record.index } };
+  }
+  const end = s.exitAll(opts.exitOrder);
+  records.push(...end.records);
+  executed += end.records.length;
+  if (end.violation) return { records, executed, failure: { ...end.violation, step: cmds.length } };
+  return { records, executed };
+}

@@ -1,0 +1,162 @@
+/*
+ * The model-based property, written once and applied to every design (STYLE item 8):
+ *
+ *   for every plan: resolve and apply each command to model and kernel+design; after every
+ *   step the observed results match and the checkers hold; at the end every mm exits (in an
+ *   order drawn from the plan) and I9 holds.
+ *
+ * fast-check searches and shrinks plans; then `minimize` deletes concrete commands one at a
+ * time while the same invariant still fails, so the printed counterexample is 1-minimal.
+ */
+import fc from "fast-check";
+import type { Cmd } from "../model/commands.js";
+import { type World, defaultWorld } from "../model/world.js";
+import type { DesignInfo } from "../impl/design.js";
+import type { CheckId } from "./checks.js";
+import { type Plan, Resolver, exitOrder, planArbitrary } from "./generate.js";
+import { type Failure, Session, type StepRecord, runSequence } from "./interpreter.js";
+
+export interface PropertyOptions {
+  readonly design: DesignInfo;
+  readonly mutant?: string;
+  readonly quirks?: readonly string[];
+  readonly seed: number;
+  readonly runs: number;
+  readonly maxCommands?: number;
+  readonly swarm?: boolean;
+  readonly world?: World;
+  readonly checkEvery?: number;
+  /** Called after every run (the CLI draws progress from it; properties/ reads no clock). */
+  readonly onRun?: (runsDone: number, commands: number) => void;
+  /** Asked after every run; true stops the search (time limits live in the CLI). */
+  readonly shouldStop?: () => boolean;
+}
+
+export interface Counterexample {
+  /** The 1-minimal sequence, as data. */
+  readonly commands: Cmd[];
+  readonly failure: Failure;
+  /** The trace of the minimal sequence (outcomes on both sides). */
+  readonly records: StepRecord[];
+  /** Length of the failing sequence as first found (before any shrinking). */
+  readonly foundLength: number;
+  /** Commands executed up to and including the failing run. */
+  readonly commandsToFailure: number;
+  readonly runsToFailure: number;
+}
+
+export interface PropertyResult {
+  readonly design: string;
+  readonly mutant?: string;
+  readonly seed: number;
+  readonly runs: number;
+  readonly commands: number;
+  readonly ok: boolean;
+  readonly counterexample?: Counterexample;
+}
+
+export const defaultMaxCommands = 60;
+
+/** Resolve and run one plan: the concrete commands it became, and what happened. */
+export function executePlan(
+  plan: Plan,
+  opts: Pick<PropertyOptions, "design" | "mutant" | "quirks" | "world" | "checkEvery">,
+): { commands: Cmd[]; failure?: Failure; executed: number } {
+  const world = opts.world ?? defaultWorld;
+  const session = new Session(opts.design, opts);
+  const resolver = new Resolver(world, plan.weights);
+  const commands: Cmd[] = [];
+  let executed = 0;
+  const step = (cmd: Cmd): Failure | undefined => {
+    commands.push(cmd);
+    const r = session.apply(cmd);
+    if (r.record.model.kind !== "skip") executed++;
+    return r.violation ? { ...r.violation, step: r.record.index } : undefined;
+  };
+  for (const choice of plan.choices) {
+    const failure = step(resolver.resolve(session.model, choice));
+    if (failure) return { commands, failure, executed };
+  }
+  // Exits in a drawn order, with a full check after each whatever the schedule: several bugs
+  // show only when a particular mm exits (primer §5).
+  for (const mm of exitOrder(Object.keys(session.model.mms).map(Number), plan.exitSeed)) {
+    let failure = step({ op: "exit", mm });
+    if (!failure && (opts.checkEvery ?? 1) > 1) {
+      const v = session.checkNow();
+      if (v) failure = { ...v, step: commands.length - 1 };
+    }
+    if (failure) return { commands, failure, executed };
+  }
+  const end = session.exitAll();
+  if (end.violation) return { commands, failure: { ...end.violation, step: commands.length }, executed };
+  return { commands, executed };
+}
+
+/** Delete commands one at a time while `invariant` still fails: a 1-minimal sequence. */
+export function minimize(
+  cmds: readonly Cmd[],
+  invariant: CheckId,
+  opts: Pick<PropertyOptions, "design" | "mutant" | "quirks" | "world">,
+): { commands: Cmd[]; result: ReturnType<typeof runSequence> } {
+  const fails = (c: readonly Cmd[]) => {
+    const r = runSequence(opts.design, c, { ...opts, checkEvery: 1 });
+    return r.failure?.invariant === invariant ? r : undefined;
+  };
+  let best = [...cmds];
+  let result = fails(best);
+  if (!result) throw new Error(`minimize: the sequence does not fail with ${invariant}`);
+  best = best.slice(0, (result.failure as Failure).step + 1);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let i = best.length - 1; i >= 0; i--) {
+      const candidate = [...best.slice(0, i), ...best.slice(i + 1)];
+      const r = fails(candidate);
+      if (!r) continue;
+      best = candidate.slice(0, (r.failure as Failure).step + 1);
+      result = r;
+      changed = true;
+    }
+  }
+  return { commands: best, result: fails(best) ?? result };
+}
+
+/** Run the property for one design (or mutant). Deterministic for a given seed. */
+export function checkDesign(opts: PropertyOptions): PropertyResult {
+  const maxCommands = opts.maxCommands ?? defaultMaxCommands;
+  let runsDone = 0;
+  let commands = 0;
+  let first: { commands: Cmd[]; failure: Failure; runs: number; commands_: number } | undefined;
+  let stopped = false;
+  const property = fc.property(planArbitrary({ maxCommands, swarm: opts.swarm ?? true }), (plan) => {
+    if (stopped) return true;
+    const r = executePlan(plan, opts);
+    if (first === undefined) {
+      runsDone++;
+      commands += r.executed;
+      opts.onRun?.(runsDone, commands);
+      if (!r.failure && opts.shouldStop?.()) stopped = true;
+    }
+    if (r.failure && first === undefined) first = { commands: r.commands, failure: r.failure, runs: runsDone, commands_: commands };
+    return r.failure === undefined;
+  });
+  const details = fc.check(property, { seed: opts.seed, numRuns: opts.runs });
+  const base = { design: opts.design.name, mutant: opts.mutant, seed: opts.seed, runs: runsDone, commands };
+  if (!details.failed || first === undefined) return { ...base, ok: true };
+  // fast-check's shrunk plan, resolved again, then minimized at the command level.
+  const shrunkPlan = (details.counterexample as [Plan])[0];
+  const shrunk = executePlan(shrunkPlan, opts);
+  const start = shrunk.failure?.invariant === first.failure.invariant ? shrunk.commands : first.commands;
+  const min = minimize(start, first.failure.invariant, opts);
+  return {
+    ...base,
+    ok: false,
+    counterexample: {
+      commands: min.commands,
+      failure: min.result.failure as Failure,
+      records: min.result.records,
+      foundLength: first.commands.length,
+      commandsToFailure: first.commands_,
+      runsToFailure: first.runs,
+    },
+  };
+}
