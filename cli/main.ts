@@ -1,0 +1,92 @@
+/*
+ * rmapcheck's command line. Exit codes: 0 all checks hold, 1 a counterexample was found,
+ * 2 usage or input error (one line on stderr, never a stack trace).
+ */
+import { randomInt } from "node:crypto";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { designs } from "../impl/designs/index.js";
+import { EXIT_USAGE, UsageError } from "./errors.js";
+import { defaultMaxCommands, runCommand } from "./run.js";
+
+function positiveInt(what: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
+      throw new InvalidArgumentError(`${what} must be a positive integer`);
+    }
+    return Number(v);
+  };
+}
+
+function seedArg(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 0x7fffffff) throw new InvalidArgumentError("the seed must be an integer in [0, 2147483647]");
+  return Number(v);
+}
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+export function buildProgram(): Command {
+  const program = new Command("rmapcheck")
+    .description("Property-based verification of Linux reverse-mapping (rmap) designs against a reference model")
+    .version("0.1.0")
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str.split("\n")[0]?.trim() + "\n") })
+    .showHelpAfterError(false);
+
+  program
+    .command("designs")
+    .description("list the designs: name, kernel era, summary")
+    .action(() => {
+      const w = Math.max(...designs.map((d) => d.name.length));
+      const e = Math.max(...designs.map((d) => d.era.length));
+      for (const d of designs) console.log(`${d.name.padEnd(w)}  ${d.era.padEnd(e)}  ${d.summary}`);
+    });
+
+  program
+    .command("run")
+    .description("run the property suite against designs (DESIGN or DESIGN/MUTANT)")
+    .addOption(new Option("-d, --design <name>", "design to check (repeatable)").argParser(collect).default([] as string[]))
+    .option("-r, --runs <n>", "random sequences per design", positiveInt("--runs"), 1000)
+    .option("-s, --seed <s>", "master seed (printed; the same seed gives the same run)", seedArg)
+    .option("--max-commands <n>", "most commands per sequence", positiveInt("--max-commands"), defaultMaxCommands)
+    .option("--no-swarm", "use fixed command weights instead of per-run random ones")
+    .option("--check-every <n>", "run the full checkers every n steps (always at exits)", positiveInt("--check-every"), 1)
+    .option("--time-limit <seconds>", "stop each design's search after this long", positiveInt("--time-limit"))
+    .option("--json", "print one JSON object per design")
+    .action((opts) => {
+      const design: string[] = opts.design.length > 0 ? opts.design : designs.map((d) => d.name);
+      const seed: number = opts.seed ?? randomInt(0, 0x7fffffff);
+      process.exitCode = runCommand({
+        design,
+        runs: opts.runs,
+        seed,
+        json: opts.json === true,
+        maxCommands: opts.maxCommands,
+        swarm: opts.swarm !== false,
+        checkEvery: opts.checkEvery,
+        timeLimit: opts.timeLimit,
+      });
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; every parse error has already been printed as one line.
+      return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (e instanceof UsageError) {
+      console.error(`rmapcheck: ${e.message}`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
