@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const main = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+const main = fileURLToPath(new URL("../dist/cli/bin.js", import.meta.url));
 if (!existsSync(main)) {
   console.error("rmapcheck: not built yet; run `npm ci` (or `npm run build`) in the rmapcheck checkout first");
   process.exit(2);

@@ -6,6 +6,7 @@ import { randomInt } from "node:crypto";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { designs } from "../impl/designs/index.js";
 import { EXIT_USAGE, UsageError } from "./errors.js";
+import { replayCommand } from "./replay.js";
 import { defaultMaxCommands, runCommand } from "./run.js";
 
 function positiveInt(what: string) {
@@ -52,6 +53,8 @@ export function buildProgram(): Command {
     .option("--check-every <n>", "run the full checkers every n steps (always at exits)", positiveInt("--check-every"), 1)
     .option("--time-limit <seconds>", "stop each design's search after this long", positiveInt("--time-limit"))
     .option("--json", "print one JSON object per design")
+    .option("--reports <dir>", "directory for shrink reports of counterexamples", "shrink-reports")
+    .option("--no-reports", "do not write shrink reports")
     .action((opts) => {
       const design: string[] = opts.design.length > 0 ? opts.design : designs.map((d) => d.name);
       const seed: number = opts.seed ?? randomInt(0, 0x7fffffff);
@@ -64,7 +67,19 @@ export function buildProgram(): Command {
         swarm: opts.swarm !== false,
         checkEvery: opts.checkEvery,
         timeLimit: opts.timeLimit,
+        reports: opts.reports === false ? undefined : opts.reports,
       });
+    });
+
+  program
+    .command("replay")
+    .description("re-execute shrink reports from their data (exit 1 if a failure reproduces)")
+    .argument("<files...>", "shrink report JSON files")
+    .option("-d, --design <name>", "replay the same commands against another design (DESIGN or DESIGN/MUTANT)")
+    .option("-q, --quiet", "no per-step trace")
+    .option("--json", "print the verdicts as JSON")
+    .action((files: string[], opts) => {
+      process.exitCode = replayCommand({ files, design: opts.design, json: opts.json === true, quiet: opts.quiet === true });
     });
 
   return program;
@@ -72,6 +87,7 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  process.exitCode = undefined;
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
@@ -87,6 +103,3 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
 }
-
-const code = await main(process.argv.slice(2));
-process.exitCode = code;

@@ -4,7 +4,9 @@
 import { cmdToString, outcomeToString } from "../model/commands.js";
 import { defaultWorld } from "../model/world.js";
 import { type PropertyResult, checkDesign, defaultMaxCommands } from "../properties/property.js";
+import { buildReport } from "../properties/report.js";
 import { EXIT_COUNTEREXAMPLE, EXIT_OK } from "./errors.js";
+import { writeReport } from "./reports.js";
 import { Progress } from "./progress.js";
 import { type DesignSpec, resolveDesign } from "./resolve.js";
 
@@ -17,6 +19,8 @@ export interface RunFlags {
   swarm: boolean;
   checkEvery: number;
   timeLimit?: number;
+  /** Where shrink reports go; undefined = do not write them. */
+  reports?: string;
 }
 
 export function runCommand(flags: RunFlags): number {
@@ -32,7 +36,7 @@ export function runCommand(flags: RunFlags): number {
       `world: ${w.vpnLimit} virtual pages, ${w.frameCount} frames, ${w.fileCount} files of ${w.fileInitialPages} pages, at most ${w.mmLiveMax} processes`,
     );
   }
-  const results: (PropertyResult & { seconds: number })[] = [];
+  const results: RunResult[] = [];
   for (const spec of specs) results.push(runOne(spec, flags));
   if (flags.json) {
     const out = results.map(toJson);
@@ -51,7 +55,9 @@ export function runCommand(flags: RunFlags): number {
 
 const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : n).toString();
 
-function runOne(spec: DesignSpec, flags: RunFlags): PropertyResult & { seconds: number } {
+type RunResult = PropertyResult & { seconds: number; reportPaths?: { json: string; md: string } };
+
+function runOne(spec: DesignSpec, flags: RunFlags): RunResult {
   const progress = new Progress();
   const started = Date.now();
   const deadline = flags.timeLimit ? started + flags.timeLimit * 1000 : Number.POSITIVE_INFINITY;
@@ -73,7 +79,24 @@ function runOne(spec: DesignSpec, flags: RunFlags): PropertyResult & { seconds: 
   progress.done();
   const seconds = (Date.now() - started) / 1000;
   if (!flags.json) printResult(spec, result, seconds);
-  return { ...result, seconds };
+  let reportPaths: { json: string; md: string } | undefined;
+  if (result.counterexample && flags.reports !== undefined) {
+    const report = buildReport(result.counterexample, {
+      design: spec.design,
+      mutant: spec.mutant,
+      seed: flags.seed,
+      runs: flags.runs,
+      maxCommands: flags.maxCommands,
+      swarm: flags.swarm,
+    });
+    const written = writeReport(flags.reports, report, spec.design);
+    reportPaths = written;
+    if (!flags.json) {
+      const how = written.fresh ? "shrink report written" : "shrink report already recorded";
+      console.log(`  ${how}: ${written.json}\n  ${" ".repeat(how.length)}  ${written.md}\n  replay it: rmapcheck replay ${written.json}`);
+    }
+  }
+  return { ...result, seconds, reportPaths };
 }
 
 function printResult(spec: DesignSpec, r: PropertyResult, seconds: number): void {
@@ -101,7 +124,7 @@ function printResult(spec: DesignSpec, r: PropertyResult, seconds: number): void
   }
 }
 
-function toJson(r: PropertyResult & { seconds: number }) {
+function toJson(r: RunResult) {
   const base = {
     design: r.mutant ? `${r.design}/${r.mutant}` : r.design,
     seed: r.seed,
@@ -125,6 +148,7 @@ function toJson(r: PropertyResult & { seconds: number }) {
       runsToFailure: cx.runsToFailure,
       commandsToFailure: cx.commandsToFailure,
       ...(cx.failure.page ? { page: cx.failure.page } : {}),
+      ...(r.reportPaths ? { report: r.reportPaths } : {}),
     },
   };
 }

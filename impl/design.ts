@@ -95,6 +95,11 @@ export interface RmapDesign {
   readonly slab: Slab;
   /** Structural invariants of the design (I5–I8, I11 in the design's own form). */
   check(): void;
+  /**
+   * Optional: why the walk of `page` cannot reach the PTE at (vma, addr), in the design's
+   * terms ("vma is not on anon_vma #4's list"), for shrink reports.
+   */
+  explain?(page: Page, vma: Vma, addr: number): string;
 }
 
 export interface DesignInfo {

@@ -1,0 +1,138 @@
+/*
+ * The command line as a user meets it: exit codes 0/1/2, one-line errors, reports that
+ * replay. Runs main() in-process with console output captured.
+ */
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { main } from "./main.js";
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
+  const error = vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
+  const write = vi.spyOn(process.stderr, "write").mockImplementation((s) => {
+    err.push(String(s));
+    return true;
+  });
+  try {
+    const code = await main(args);
+    return { code, out: out.join("\n"), err: err.join("").trim() };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    write.mockRestore();
+  }
+}
+
+afterEach(() => {
+  process.exitCode = undefined;
+});
+
+describe("rmapcheck CLI", () => {
+  it("designs: lists every design with era and summary", async () => {
+    const r = await cli("designs");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^scan\s+2\.4\s+no reverse map/m);
+  });
+
+  it("run: a clean design exits 0 and prints the seed and the commands executed", async () => {
+    const r = await cli("run", "--design", "scan", "--runs", "50", "--seed", "1", "--no-reports");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/seed 1/);
+    expect(r.out).toMatch(/summary: 1 design\(s\), 0 failed; 50 runs, \d+ commands executed/);
+  });
+
+  it("run --json: one object with design, seed, runs, commands, ok", async () => {
+    const r = await cli("run", "--design", "scan", "--runs", "20", "--seed", "5", "--json", "--no-reports");
+    const obj = JSON.parse(r.out);
+    expect(obj).toMatchObject({ design: "scan", seed: 5, runs: 20, ok: true });
+    expect(obj.commands).toBeGreaterThan(0);
+  });
+
+  it.each([
+    [["run", "--design", "nosuch"], /unknown design 'nosuch'/],
+    [["run", "--runs", "-3"], /--runs must be a positive integer/],
+    [["run", "--seed", "x"], /seed must be an integer/],
+    [["run", "--frobnicate"], /unknown option '--frobnicate'/],
+    [["run", "--design", "scan/nosuch"], /has no mutant 'nosuch'/],
+    [["nosuchcommand"], /unknown command/],
+  ])("bad usage %j exits 2 with one line", async (args, message) => {
+    const r = await cli(...(args as string[]));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+    expect(r.err.split("\n")).toHaveLength(1);
+  });
+
+  it("a planted bug found by run leaves a .json and .md that replay (exit 1), and replay against the fixed design exits 0", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rmapcheck-"));
+    const run = await cli("run", "--design", "scan/skip-newest-mm", "--runs", "200", "--seed", "3", "--reports", dir);
+    expect(run.code).toBe(1);
+    const files = readdirSync(dir).sort();
+    expect(files).toHaveLength(2);
+    expect(files[0]).toMatch(/^scan~skip-newest-mm-I1-[0-9a-f]{8}\.json$/);
+    expect(files[1]).toMatch(/\.md$/);
+    expect(run.out).toContain(join(dir, files[0] as string));
+    const md = readFileSync(join(dir, files[1] as string), "utf8");
+    expect(md).toContain("**Why this matters.** I1");
+    expect(md).toContain("the design's walk found");
+    const json = join(dir, files[0] as string);
+    const replay = await cli("replay", json);
+    expect(replay.code).toBe(1);
+    expect(replay.out).toContain("REPRODUCES: I1");
+    expect(replay.out).toMatch(/fork\(mm1\) → mm2/);
+    const fixed = await cli("replay", json, "--design", "scan");
+    expect(fixed.code).toBe(0);
+    expect(fixed.out).toContain("does not reproduce");
+    // Running again finds the same counterexample and does not overwrite it.
+    const again = await cli("run", "--design", "scan/skip-newest-mm", "--runs", "200", "--seed", "3", "--reports", dir);
+    expect(again.out).toContain("already recorded");
+    expect(readdirSync(dir)).toHaveLength(2);
+  });
+
+  describe("replay of bad input exits 2 with one line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rmapcheck-bad-"));
+    const good = {
+      schema: "rmapcheck-shrink-report",
+      version: 1,
+      harness: { name: "rmapcheck", version: "0.1.0" },
+      design: "scan",
+      found: { seed: 1, runs: 1, maxCommands: 60, swarm: true, runsToFailure: 1, commandsToFailure: 3, foundLength: 3 },
+      world: { vpnLimit: 32, mmapBase: 1, fileCount: 2, fileInitialPages: 8, fileMaxPages: 12, frameCount: 12, mmLiveMax: 6 },
+      commands: [{ op: "mmap", mm: 1, addr: 1, len: 1, kind: "anon", prot: "rw", fixed: true }],
+      failingStep: 0,
+      invariant: "I1",
+      message: "m",
+      essential: [0],
+      expect: "pass",
+    };
+    const cases: [string, string, RegExp][] = [
+      ["missing file", join(dir, "absent.json"), /cannot read \(no such file\)/],
+      ["malformed JSON", "{ nope", /not valid JSON/],
+      ["wrong schema version", JSON.stringify({ ...good, version: 2 }), /version 2 is not supported/],
+      ["unknown design", JSON.stringify({ ...good, design: "zzz" }), /unknown design 'zzz'/],
+      ["invalid command", JSON.stringify({ ...good, commands: [{ op: "mmap", mm: -1 }] }), /invalid shrink report at commands\.0/],
+      ["not a report", JSON.stringify({ hello: 1 }), /not a rmapcheck shrink report/],
+    ];
+    for (const [name, content, message] of cases) {
+      it(name, async () => {
+        let path = content;
+        if (!content.endsWith(".json")) {
+          path = join(dir, `${name.replace(/ /g, "-")}.json`);
+          writeFileSync(path, content);
+        }
+        const r = await cli("replay", path);
+        expect(r.code).toBe(2);
+        expect(r.err).toMatch(message);
+        expect(r.err.split("\n")).toHaveLength(1);
+      });
+    }
+    it("a valid report replays (expect pass → exit 0)", async () => {
+      const path = join(dir, "good.json");
+      writeFileSync(path, JSON.stringify(good));
+      expect((await cli("replay", path, "-q")).code).toBe(0);
+    });
+  });
+});

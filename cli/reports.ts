@@ -1,0 +1,59 @@
+/*
+ * Writing and loading shrink reports. Writes are atomic (a temporary file renamed into place)
+ * and never overwrite; loading validates against the schema and fails with one line.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { DesignInfo } from "../impl/design.js";
+import { renderMarkdown, reportFileStem } from "../properties/report.js";
+import { REPORT_SCHEMA, REPORT_VERSION, type ShrinkReport, reportSchema } from "../properties/report-schema.js";
+import { UsageError } from "./errors.js";
+
+function atomicWrite(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+/** Write <stem>.json and <stem>.md into dir; returns their paths and whether they were new. */
+export function writeReport(dir: string, report: ShrinkReport, design: DesignInfo): { json: string; md: string; fresh: boolean } {
+  mkdirSync(dir, { recursive: true });
+  const stem = reportFileStem(report);
+  const json = join(dir, `${stem}.json`);
+  const md = join(dir, `${stem}.md`);
+  if (existsSync(json)) return { json, md, fresh: false };
+  atomicWrite(md, renderMarkdown(report, design, json));
+  atomicWrite(json, `${JSON.stringify(report, null, 2)}\n`);
+  return { json, md, fresh: true };
+}
+
+/** Load and validate one report, or throw a one-line UsageError. */
+export function loadReport(path: string): ShrinkReport {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${path}: cannot read (${code === "ENOENT" ? "no such file" : code ?? "error"})`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${path}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  const header = data as { schema?: unknown; version?: unknown };
+  if (typeof data !== "object" || data === null || header.schema !== REPORT_SCHEMA) {
+    throw new UsageError(`${path}: not a rmapcheck shrink report (no "schema": "${REPORT_SCHEMA}")`);
+  }
+  if (header.version !== REPORT_VERSION) {
+    throw new UsageError(`${path}: shrink report version ${String(header.version)} is not supported (this rmapcheck reads version ${REPORT_VERSION})`);
+  }
+  const parsed = reportSchema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? issue.path.join(".") : "(top level)";
+    throw new UsageError(`${path}: invalid shrink report at ${where}: ${issue?.message ?? "schema mismatch"}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,88 @@
+/*
+ * The shrink report's JSON schema (version 1), validated on load with zod. A report is data:
+ * the command list itself, not a generator replay path, so it outlives generator changes.
+ */
+import { z } from "zod";
+
+export const REPORT_SCHEMA = "rmapcheck-shrink-report";
+export const REPORT_VERSION = 1;
+
+const int = z.number().int();
+const nat = int.min(0);
+const prot = z.enum(["r", "rw"]);
+const range = { mm: nat, addr: nat, len: int };
+
+export const cmdSchema = z.discriminatedUnion("op", [
+  z.object({
+    op: z.literal("mmap"),
+    ...range,
+    kind: z.enum(["anon", "private-file", "shared-file"]),
+    prot,
+    fixed: z.boolean(),
+    file: nat.optional(),
+    pgoff: int.optional(),
+  }),
+  z.object({ op: z.literal("munmap"), ...range }),
+  z.object({ op: z.literal("mprotect"), ...range, prot }),
+  z.object({
+    op: z.literal("mremap"),
+    ...range,
+    newLen: int,
+    maymove: z.boolean(),
+    fixed: z.boolean(),
+    newAddr: nat.optional(),
+  }),
+  z.object({ op: z.literal("madvise"), ...range, advice: z.literal("dontneed") }),
+  z.object({ op: z.literal("mlock"), ...range }),
+  z.object({ op: z.literal("munlock"), ...range }),
+  z.object({ op: z.literal("fork"), mm: nat, child: nat }),
+  z.object({ op: z.literal("exit"), mm: nat }),
+  z.object({ op: z.literal("read"), mm: nat, addr: nat }),
+  z.object({ op: z.literal("write"), mm: nat, addr: nat, token: int }),
+  z.object({ op: z.literal("truncate"), file: nat, size: int }),
+  z.object({ op: z.literal("swapout"), mm: nat, addr: nat }),
+  z.object({ op: z.literal("migrate"), mm: nat, addr: nat }),
+  z.object({ op: z.literal("reclaim"), pages: nat }),
+]);
+
+const checkId = z.enum(["I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "I10", "I11", "SEMANTIC", "KERNEL"]);
+
+export const reportSchema = z.object({
+  schema: z.literal(REPORT_SCHEMA),
+  version: z.literal(REPORT_VERSION),
+  harness: z.object({ name: z.literal("rmapcheck"), version: z.string() }),
+  design: z.string().min(1),
+  mutant: z.string().optional(),
+  quirks: z.array(z.string()).optional(),
+  title: z.string().optional(),
+  explanation: z.string().optional(),
+  found: z.object({
+    seed: nat,
+    runs: nat,
+    maxCommands: nat,
+    swarm: z.boolean(),
+    runsToFailure: nat,
+    commandsToFailure: nat,
+    foundLength: nat,
+  }),
+  world: z.object({
+    vpnLimit: int,
+    mmapBase: int,
+    fileCount: int,
+    fileInitialPages: int,
+    fileMaxPages: int,
+    frameCount: int,
+    mmLiveMax: int,
+  }),
+  commands: z.array(cmdSchema),
+  failingStep: nat,
+  invariant: checkId,
+  message: z.string(),
+  expected: z.string().optional(),
+  actual: z.string().optional(),
+  page: z.object({ pfn: nat, describe: z.string(), ref: z.array(z.string()), walk: z.array(z.string()) }).optional(),
+  essential: z.array(nat),
+  expect: z.enum(["fail", "pass"]),
+});
+
+export type ShrinkReport = z.infer<typeof reportSchema>;
