@@ -7,7 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { designs } from "../impl/designs/index.js";
 import { EXIT_USAGE, UsageError } from "./errors.js";
 import { replayCommand } from "./replay.js";
-import { defaultMaxCommands, runCommand } from "./run.js";
+import { DEFAULT_RUNS, defaultMaxCommands, runCommand } from "./run.js";
 
 function positiveInt(what: string) {
   return (v: string): number => {
@@ -21,6 +21,14 @@ function positiveInt(what: string) {
 function seedArg(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) > 0x7fffffff) throw new InvalidArgumentError("the seed must be an integer in [0, 2147483647]");
   return Number(v);
+}
+
+function shardArg(v: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || count < 1 || index >= count) throw new InvalidArgumentError("--shard must be i/n with 0 <= i < n");
+  return { index, count };
 }
 
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -46,21 +54,27 @@ export function buildProgram(): Command {
     .command("run")
     .description("run the property suite against designs (DESIGN or DESIGN/MUTANT)")
     .addOption(new Option("-d, --design <name>", "design to check (repeatable)").argParser(collect).default([] as string[]))
-    .option("-r, --runs <n>", "random sequences per design", positiveInt("--runs"), 1000)
+    .option("-r, --runs <n>", `random sequences per design (default ${DEFAULT_RUNS}; unbounded with --time-limit)`, positiveInt("--runs"))
     .option("-s, --seed <s>", "master seed (printed; the same seed gives the same run)", seedArg)
     .option("--max-commands <n>", "most commands per sequence", positiveInt("--max-commands"), defaultMaxCommands)
     .option("--no-swarm", "use fixed command weights instead of per-run random ones")
     .option("--check-every <n>", "run the full checkers every n steps (always at exits)", positiveInt("--check-every"), 1)
-    .option("--time-limit <seconds>", "stop each design's search after this long", positiveInt("--time-limit"))
+    .option("--time-limit <seconds>", "keep generating until this many seconds have passed (per design)", positiveInt("--time-limit"))
+    .option("--workers <n>", "worker threads sharing the campaign", positiveInt("--workers"), 1)
+    .option("--shard <i/n>", "run shard i of n of the campaign (0 <= i < n)", shardArg)
+    .option("--stats", "print the command mix, sequence lengths, skip rate and coverage")
     .option("--json", "print one JSON object per design")
     .option("--reports <dir>", "directory for shrink reports of counterexamples", "shrink-reports")
     .option("--no-reports", "do not write shrink reports")
-    .action((opts) => {
+    .action(async (opts) => {
       const design: string[] = opts.design.length > 0 ? opts.design : designs.map((d) => d.name);
       const seed: number = opts.seed ?? randomInt(0, 0x7fffffff);
-      process.exitCode = runCommand({
+      process.exitCode = await runCommand({
         design,
-        runs: opts.runs,
+        runs: opts.runs ?? (opts.timeLimit ? undefined : DEFAULT_RUNS),
+        workers: opts.workers,
+        shard: opts.shard ?? { index: 0, count: 1 },
+        stats: opts.stats === true,
         seed,
         json: opts.json === true,
         maxCommands: opts.maxCommands,

@@ -1,116 +1,156 @@
 /*
- * `rmapcheck run`: the property suites against one or more designs.
+ * `rmapcheck run`: the property suites against one or more designs, as campaigns
+ * (cli/campaign.ts) that may span worker threads and shards.
  */
 import { cmdToString, outcomeToString } from "../model/commands.js";
 import { defaultWorld } from "../model/world.js";
-import { type PropertyResult, checkDesign, defaultMaxCommands } from "../properties/property.js";
+import { type CoverageCounts, missingMarks, requiredMarks } from "../properties/coverage.js";
+import { type CampaignStats, type Counterexample, defaultMaxCommands } from "../properties/property.js";
 import { buildReport } from "../properties/report.js";
+import { type CampaignResult, runCampaign } from "./campaign.js";
 import { EXIT_COUNTEREXAMPLE, EXIT_OK } from "./errors.js";
-import { writeReport } from "./reports.js";
 import { Progress } from "./progress.js";
+import { writeReport } from "./reports.js";
 import { type DesignSpec, resolveDesign } from "./resolve.js";
+
+/** The campaign size at which every coverage mark must have been reached. */
+export const DEFAULT_RUNS = 1000;
 
 export interface RunFlags {
   design: string[];
-  runs: number;
+  /** undefined: until the time limit. */
+  runs?: number;
   seed: number;
   json: boolean;
   maxCommands: number;
   swarm: boolean;
   checkEvery: number;
   timeLimit?: number;
+  workers: number;
+  shard: { index: number; count: number };
+  stats: boolean;
   /** Where shrink reports go; undefined = do not write them. */
   reports?: string;
 }
 
-export function runCommand(flags: RunFlags): number {
+interface DesignRun {
+  spec: DesignSpec;
+  result: CampaignResult;
+  seconds: number;
+  missing: string[];
+  reportPaths?: { json: string; md: string };
+}
+
+export async function runCommand(flags: RunFlags): Promise<number> {
   const specs = flags.design.map(resolveDesign);
   const w = defaultWorld;
   if (!flags.json) {
+    const runs = flags.runs === undefined ? "until the time limit" : `${flags.runs} runs per design`;
+    const extra = [
+      flags.timeLimit ? `time limit ${flags.timeLimit} s` : "",
+      flags.workers > 1 ? `${flags.workers} workers` : "",
+      flags.shard.count > 1 ? `shard ${flags.shard.index}/${flags.shard.count}` : "",
+    ].filter(Boolean);
     console.log(
-      `rmapcheck run: seed ${flags.seed}, ${flags.runs} runs per design, up to ${flags.maxCommands} commands per run, ` +
+      `rmapcheck run: seed ${flags.seed}, ${runs}, up to ${flags.maxCommands} commands per run, ` +
         `swarm ${flags.swarm ? "on" : "off"}, checks every ${flags.checkEvery === 1 ? "step" : `${flags.checkEvery} steps`}` +
-        (flags.timeLimit ? `, time limit ${flags.timeLimit} s` : ""),
+        (extra.length ? `, ${extra.join(", ")}` : ""),
     );
     console.log(
       `world: ${w.vpnLimit} virtual pages, ${w.frameCount} frames, ${w.fileCount} files of ${w.fileInitialPages} pages, at most ${w.mmLiveMax} processes`,
     );
   }
-  const results: RunResult[] = [];
-  for (const spec of specs) results.push(runOne(spec, flags));
+  const results: DesignRun[] = [];
+  for (const spec of specs) results.push(await runOne(spec, flags));
   if (flags.json) {
-    const out = results.map(toJson);
+    const out = results.map((r) => toJson(r, flags));
     console.log(JSON.stringify(out.length === 1 ? out[0] : out, null, 2));
   } else {
-    const commands = results.reduce((a, r) => a + r.commands, 0);
+    const commands = results.reduce((a, r) => a + r.result.commands, 0);
     const seconds = results.reduce((a, r) => a + r.seconds, 0);
-    const failed = results.filter((r) => !r.ok).length;
+    const failed = results.filter((r) => r.result.failure || r.missing.length > 0).length;
     console.log(
-      `summary: ${results.length} design(s), ${failed} failed; ${results.reduce((a, r) => a + r.runs, 0)} runs, ` +
+      `summary: ${results.length} design(s), ${failed} failed; ${results.reduce((a, r) => a + r.result.runs, 0)} runs, ` +
         `${commands} commands executed in ${seconds.toFixed(1)} s (${rate(commands, seconds)} commands/s); seed ${flags.seed}`,
     );
   }
-  return results.every((r) => r.ok) ? EXIT_OK : EXIT_COUNTEREXAMPLE;
+  return results.every((r) => !r.result.failure && r.missing.length === 0) ? EXIT_OK : EXIT_COUNTEREXAMPLE;
 }
 
 const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : n).toString();
 
-type RunResult = PropertyResult & { seconds: number; reportPaths?: { json: string; md: string } };
-
-function runOne(spec: DesignSpec, flags: RunFlags): RunResult {
+async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
   const progress = new Progress();
   const started = Date.now();
-  const deadline = flags.timeLimit ? started + flags.timeLimit * 1000 : Number.POSITIVE_INFINITY;
-  const result = checkDesign({
-    design: spec.design,
-    mutant: spec.mutant,
-    seed: flags.seed,
-    runs: flags.runs,
-    maxCommands: flags.maxCommands,
-    swarm: flags.swarm,
-    checkEvery: flags.checkEvery,
-    onRun: (runs, commands) =>
-      progress.update(() => {
-        const s = (Date.now() - started) / 1000;
-        return `${spec.label}: ${runs}/${flags.runs} runs, ${commands} commands, ${rate(commands, s)} commands/s`;
-      }),
-    shouldStop: () => Date.now() > deadline,
-  });
-  progress.done();
-  const seconds = (Date.now() - started) / 1000;
-  if (!flags.json) printResult(spec, result, seconds);
-  let reportPaths: { json: string; md: string } | undefined;
-  if (result.counterexample && flags.reports !== undefined) {
-    const report = buildReport(result.counterexample, {
-      design: spec.design,
+  const result = await runCampaign(
+    {
+      design: spec.design.name,
       mutant: spec.mutant,
       seed: flags.seed,
       runs: flags.runs,
+      timeLimit: flags.timeLimit,
+      workers: flags.workers,
+      shard: flags.shard,
+      maxCommands: flags.maxCommands,
+      swarm: flags.swarm,
+      checkEvery: flags.checkEvery,
+    },
+    (p) =>
+      progress.update(() => {
+        const s = (Date.now() - started) / 1000;
+        const reached = requiredMarks.length - missingMarks(p.coverage).length;
+        const of = flags.runs === undefined ? "" : `/${flags.runs}`;
+        return `${spec.label}: ${p.runs}${of} runs, ${p.commands} commands, ${rate(p.commands, s)} commands/s, coverage ${reached}/${requiredMarks.length} marks, ${s.toFixed(0)} s`;
+      }),
+  );
+  progress.done();
+  const seconds = (Date.now() - started) / 1000;
+  // Coverage is required of a full-size campaign that ran to its end without a failure.
+  const fullSize = flags.shard.count === 1 && !result.stopped && result.runs >= DEFAULT_RUNS;
+  const missing = !result.failure && fullSize ? missingMarks(result.coverage) : [];
+  const run: DesignRun = { spec, result, seconds, missing };
+  if (!flags.json) printResult(run, flags);
+  const cx = result.failure?.counterexample;
+  if (cx && flags.reports !== undefined) {
+    const report = buildReport(cx, {
+      design: spec.design,
+      mutant: spec.mutant,
+      seed: result.failure?.seed ?? flags.seed,
+      runs: flags.runs ?? result.runs,
       maxCommands: flags.maxCommands,
       swarm: flags.swarm,
     });
     const written = writeReport(flags.reports, report, spec.design);
-    reportPaths = written;
+    run.reportPaths = written;
     if (!flags.json) {
       const how = written.fresh ? "shrink report written" : "shrink report already recorded";
       console.log(`  ${how}: ${written.json}\n  ${" ".repeat(how.length)}  ${written.md}\n  replay it: rmapcheck replay ${written.json}`);
     }
   }
-  return { ...result, seconds, reportPaths };
+  return run;
 }
 
-function printResult(spec: DesignSpec, r: PropertyResult, seconds: number): void {
+function printResult({ spec, result: r, seconds, missing }: DesignRun, flags: RunFlags): void {
   const head = `${spec.label}: ${r.runs} runs, ${r.commands} commands in ${seconds.toFixed(1)} s (${rate(r.commands, seconds)} commands/s)`;
-  if (r.ok) {
-    console.log(`${head}: ok`);
+  const cx = r.failure?.counterexample;
+  if (!cx) {
+    if (missing.length > 0) {
+      console.log(`${head}: COVERAGE FAILURE — required mark(s) never reached: ${missing.join(", ")}`);
+    } else {
+      console.log(`${head}: ok${r.stopped ? " (time limit reached)" : ""}`);
+    }
+    if (flags.stats) printStats(r.stats, r.coverage, r.runs);
     return;
   }
-  const cx = r.counterexample;
-  if (!cx) return;
   console.log(`${head}: COUNTEREXAMPLE`);
+  printCounterexample(cx, r.failure?.chunk ?? 0);
+  if (flags.stats) printStats(r.stats, r.coverage, r.runs);
+}
+
+export function printCounterexample(cx: Counterexample, chunk: number): void {
   console.log(`  ${cx.failure.invariant}: ${cx.failure.message}`);
   console.log(
-    `  found in run ${cx.runsToFailure} after ${cx.commandsToFailure} commands; shrunk from ${cx.foundLength} to ${cx.commands.length} commands:`,
+    `  found in run ${cx.runsToFailure} of chunk ${chunk} after ${cx.commandsToFailure} commands; shrunk from ${cx.foundLength} to ${cx.commands.length} commands:`,
   );
   const width = Math.max(...cx.commands.map((c) => cmdToString(c).length), 10);
   cx.records.forEach((rec, i) => {
@@ -124,17 +164,48 @@ function printResult(spec: DesignSpec, r: PropertyResult, seconds: number): void
   }
 }
 
-function toJson(r: RunResult) {
-  const base = {
-    design: r.mutant ? `${r.design}/${r.mutant}` : r.design,
-    seed: r.seed,
-    runs: r.runs,
-    commands: r.commands,
-    seconds: Number(r.seconds.toFixed(3)),
-    commandsPerSecond: Number(rate(r.commands, r.seconds)),
-    ok: r.ok,
+export function summarizeStats(stats: CampaignStats, coverage: CoverageCounts, runs: number) {
+  const total = Object.values(stats.ops).reduce((a, b) => a + b, 0);
+  const sorted = [...stats.lengths].sort((a, b) => a - b);
+  const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+  return {
+    commandMix: Object.fromEntries(Object.entries(stats.ops).sort((a, b) => b[1] - a[1])),
+    commandsGenerated: total,
+    skipped: stats.skipped,
+    skipRate: total > 0 ? Number((stats.skipped / total).toFixed(4)) : 0,
+    sequenceLength: { min: sorted[0] ?? 0, median: pct(0.5), p90: pct(0.9), max: sorted[sorted.length - 1] ?? 0 },
+    runs,
+    coverage,
   };
-  const cx = r.counterexample;
+}
+
+function printStats(stats: CampaignStats, coverage: CoverageCounts, runs: number): void {
+  const s = summarizeStats(stats, coverage, runs);
+  const mix = Object.entries(s.commandMix)
+    .map(([op, n]) => `${op} ${((100 * n) / s.commandsGenerated).toFixed(1)}%`)
+    .join(", ");
+  console.log(`  command mix (${s.commandsGenerated} commands): ${mix}`);
+  const l = s.sequenceLength;
+  console.log(`  sequence length: min ${l.min}, median ${l.median}, p90 ${l.p90}, max ${l.max}; skipped ${s.skipped} (${(100 * s.skipRate).toFixed(2)}%)`);
+  console.log(`  coverage (runs reaching each mark, of ${runs}):`);
+  for (const m of requiredMarks) console.log(`    ${m.padEnd(28)} ${String(coverage[m]).padStart(7)}`);
+}
+
+function toJson(r: DesignRun, flags: RunFlags) {
+  const res = r.result;
+  const base = {
+    design: r.spec.label,
+    seed: flags.seed,
+    runs: res.runs,
+    commands: res.commands,
+    seconds: Number(r.seconds.toFixed(3)),
+    commandsPerSecond: Number(rate(res.commands, r.seconds)),
+    ok: !res.failure && r.missing.length === 0,
+    coverage: res.coverage,
+    ...(r.missing.length > 0 ? { missingCoverage: r.missing } : {}),
+    ...(flags.stats ? { stats: summarizeStats(res.stats, res.coverage, res.runs) } : {}),
+  };
+  const cx = res.failure?.counterexample;
   if (!cx) return base;
   return {
     ...base,
@@ -142,6 +213,8 @@ function toJson(r: RunResult) {
       invariant: cx.failure.invariant,
       message: cx.failure.message,
       step: cx.failure.step,
+      chunk: res.failure?.chunk,
+      chunkSeed: res.failure?.seed,
       commands: cx.commands,
       syscalls: cx.commands.map(cmdToString),
       foundLength: cx.foundLength,

@@ -134,6 +134,21 @@ export class Counters {
   migrations = 0;
   unmapFailures = 0;
   emergencyFrames = 0;
+  // Events the coverage marks (properties/coverage.ts) are made of.
+  vmaSplits = 0;
+  vmaMerges = 0;
+  /** COW copies of a page another PTE still maps (a COW break after fork). */
+  cowBreaksShared = 0;
+  /** mremap moved a PTE of a page (or swap slot) another mm also maps. */
+  mremapMovesShared = 0;
+  /** mremap's new vma merged with a neighbour at the destination (copy_vma → vma_merge). */
+  mremapMergesAtDest = 0;
+  /** Reclaim run by an allocation that found no free frame. */
+  pressureReclaims = 0;
+  /** A swap-in by an mm other than the one whose swapout command unmapped the page. */
+  swapinsByOtherMm = 0;
+  /** PTEs zapped by truncate. */
+  truncateZaps = 0;
 }
 
 /** Assign a vma's range; the default body of vmaAdjust. */

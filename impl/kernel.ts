@@ -39,6 +39,8 @@ export interface SwapEntry {
   data: number;
   /** Swap PTEs referencing the slot (kernel: swap_map count). */
   count: number;
+  /** The mm whose swapout command wrote it (-1: reclaim); for coverage only. */
+  outBy: number;
 }
 
 export class Kernel {
@@ -60,6 +62,8 @@ export class Kernel {
    * "merge-next-keeps-pgoff" for B9. Empty for the real kernel.
    */
   readonly quirks = new Set<string>();
+  /** The mm of the command being executed (-1 for global ones), for coverage attribution. */
+  currentMm = -1;
   /** The reclaim clock hand over frames. */
   clockHand = 0;
 
@@ -90,6 +94,7 @@ export class Kernel {
   }
 
   exec(cmd: Cmd): Outcome {
+    this.currentMm = "mm" in cmd ? cmd.mm : -1;
     return execSyscall(this, cmd);
   }
 
@@ -98,7 +103,10 @@ export class Kernel {
   /** kernel: alloc_page(): a free frame, reclaiming under pressure, never failing. */
   allocPage(): Page {
     let frame = this.freeList.pop();
-    if (frame === undefined && reclaimOne(this)) frame = this.freeList.pop();
+    if (frame === undefined && reclaimOne(this)) {
+      this.counters.pressureReclaims++;
+      frame = this.freeList.pop();
+    }
     if (frame === undefined) {
       // Everything is locked or pinned: take an emergency frame rather than invent an OOM
       // outcome the model cannot predict. Counted, so a report shows it.
@@ -190,7 +198,7 @@ export class Kernel {
 
   newSwapSlot(data: number): SwapSlot {
     const slot = this.nextSlot++ as SwapSlot;
-    this.swap.set(slot, { data, count: 0 });
+    this.swap.set(slot, { data, count: 0, outBy: this.currentMm });
     return slot;
   }
 
@@ -306,6 +314,7 @@ export class Kernel {
       page.flags |= PG_dirty;
       return pte;
     }
+    if (page.mapcount > 1) this.counters.cowBreaksShared++;
     if (page.anon && page.mapcount === 1) {
       // Exclusive: reuse in place (kernel: wp_can_reuse_anon_folio + page_move_anon_rmap).
       const slot = page.private;
@@ -324,6 +333,7 @@ export class Kernel {
     const entry = this.swap.get(slot);
     assert(entry !== undefined, "KERNEL", `swap PTE (mm${vma.mm.id}, ${addr}) to free slot ${slot}`);
     this.counters.swapins++;
+    if (entry.outBy !== -1 && entry.outBy !== vma.mm.id) this.counters.swapinsByOtherMm++;
     let page = this.swapCache.get(slot);
     if (page && this.design.swapinMustCopy(page, vma, addr)) {
       // anonmm: the swap-cache page is homed at another address; this mm gets a copy.

@@ -101,6 +101,7 @@ export function splitVma(k: Kernel, vma: Vma, addr: number, newBelow: boolean): 
     ? new Vma(vma.mm, start, addr, pgoff, vma.vmFlags, vma.vmFile)
     : new Vma(vma.mm, addr, end, pgoff + (addr - start), vma.vmFlags, vma.vmFile);
   nw.anonVma = vma.anonVma; // vm_area_dup() copies the pointer; the design clones the rest
+  k.counters.vmaSplits++;
   k.design.vmaSplit(vma, nw);
   if (newBelow) adjustVma(k, vma, addr, end, pgoff + (addr - start));
   else adjustVma(k, vma, start, addr, pgoff);
@@ -121,6 +122,7 @@ export function mergeable(k: Kernel, lower: Vma, upper: Vma): boolean {
 
 /** keep absorbs its neighbour gone (kernel: commit_merge() + anon_vma_merge() + remove). */
 export function absorb(k: Kernel, keep: Vma, gone: Vma, where: string): void {
+  k.counters.vmaMerges++;
   if (gone.vmStart >= keep.vmEnd) adjustVma(k, keep, keep.vmStart, gone.vmEnd, keep.vmPgoff);
   else adjustVma(k, keep, gone.vmStart, keep.vmEnd, gone.vmPgoff);
   k.design.vmaMerge(keep, gone);
@@ -145,6 +147,7 @@ export function mergeNew(k: Kernel, nw: Vma): Vma | undefined {
   }
   const left = prev !== undefined && mergeable(k, prev, nw);
   const right = next !== undefined && mergeable(k, nw, next) && (!left || k.design.anonMergeable(prev as Vma, next));
+  if (left !== right) k.counters.vmaMerges++; // prev+next counts in absorb()
   if (left && prev) {
     adjustVma(k, prev, prev.vmStart, nw.vmEnd, prev.vmPgoff);
     if (right && next) absorb(k, prev, next, "vma_merge_new_range (prev+next)");
@@ -192,6 +195,7 @@ export function modifyVma(k: Kernel, vma: Vma, start: number, end: number, flags
       if (right && next) absorb(k, prev, next, where);
     } else {
       // prev expands over the lower part; vma keeps the rest.
+      k.counters.vmaMerges++;
       adjustVma(k, vma, end, vma.vmEnd, vma.vmPgoff + (end - vma.vmStart));
       adjustVma(k, prev, prev.vmStart, end, prev.vmPgoff);
       k.design.vmaMerge(prev, vma);
@@ -203,6 +207,7 @@ export function modifyVma(k: Kernel, vma: Vma, start: number, end: number, flags
       absorb(k, next, vma, where);
     } else {
       // next expands down over the upper part; vma keeps the rest.
+      k.counters.vmaMerges++;
       adjustVma(k, vma, vma.vmStart, start, vma.vmPgoff);
       adjustVma(k, next, start, next.vmEnd, pgoffStart);
       k.design.vmaMerge(next, vma);

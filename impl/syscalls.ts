@@ -200,7 +200,8 @@ function moveRange(k: Kernel, mm: Mm, addr: number, len: number, na: number): vo
     const pgoff = !vma.vmFile && !k.design.hasAnonObject(vma) ? dst : vma.vmPgoff + (start - vma.vmStart);
     const nw = new Vma(mm, dst, dst + pages, pgoff, vma.vmFlags, vma.vmFile);
     nw.anonVma = vma.anonVma;
-    if (!mergeNew(k, nw)) {
+    if (mergeNew(k, nw)) k.counters.mremapMergesAtDest++;
+    else {
       k.design.vmaCopy(vma, nw);
       insertVma(k, nw);
     }
@@ -215,8 +216,10 @@ function movePte(k: Kernel, mm: Mm, oldVma: Vma, from: number, to: number): void
   if (!pte) return;
   const newVma = findVma(mm, to);
   assert(newVma !== undefined, "KERNEL", `mremap: no vma at destination ${to}`);
+  if (pte.kind === "swap" && (k.swap.get(pte.slot)?.count ?? 0) > 1) k.counters.mremapMovesShared++;
   if (pte.kind === "present") {
     const page = k.pageAt(pte.pfn) as Page;
+    if (page.mapcount > 1) k.counters.mremapMovesShared++;
     if (k.design.pageMove(page, oldVma, from, newVma, to) === "copy") {
       k.counters.forcedCopies++;
       k.cowCopy(newVma, to, page, false);

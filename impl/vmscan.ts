@@ -182,6 +182,7 @@ export function truncateFile(k: Kernel, file: File, size: number): void {
     });
     for (const vma of victims) {
       const from = vma.vmStart + Math.max(0, size - vma.vmPgoff);
+      for (let a = from; a < vma.vmEnd; a++) if (vma.mm.pt.has(a)) k.counters.truncateZaps++;
       k.zapRange(vma, from, vma.vmEnd, "unmap_mapping_range");
     }
     for (const [index, page] of [...file.pageCache]) {

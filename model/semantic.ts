@@ -10,7 +10,11 @@
  * follow Linux where the model can state the rule without knowing vma boundaries;
  * docs/semantics.md lists the deliberate differences.
  */
-import { produce } from "immer";
+import { produce, setAutoFreeze } from "immer";
+
+// States are never mutated outside produce() (the types are readonly); deep-freezing every
+// state would cost a third of the property loop for no protection the types do not give.
+setAutoFreeze(false);
 import type { Cmd, MapKind, MmId, Outcome, Prot } from "./commands.js";
 import { initialFileToken, type World } from "./world.js";
 

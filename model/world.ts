@@ -27,7 +27,7 @@ export const defaultWorld: World = {
   fileCount: 2,
   fileInitialPages: 8,
   fileMaxPages: 12,
-  frameCount: 12,
+  frameCount: 6,
   mmLiveMax: 6,
 };
 

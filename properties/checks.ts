@@ -46,19 +46,18 @@ export function checkSemantic(k: Kernel, model: ModelState): Violation | undefin
     const mm = k.mms.get(id);
     const pages = model.mms[id];
     if (!mm || !pages) continue;
-    for (let addr = 0; addr < k.world.vpnLimit; addr++) {
+    // Pages outside every vma read SIGSEGV in the kernel; the model must not map them either.
+    for (const vma of mm.vmas) {
+      for (let addr = vma.vmStart; addr < vma.vmEnd; addr++) {
+        if (!pages[addr]) return mismatch(id, addr, "SIGSEGV", k.peek(mm, addr));
+      }
+    }
+    for (const key in pages) {
+      const addr = Number(key);
+      const p = pages[addr] as NonNullable<(typeof pages)[number]>;
       const want = observe(model, id, addr);
       const got = k.peek(mm, addr);
-      if (want !== got) {
-        return {
-          invariant: "SEMANTIC",
-          message: `mm${id} at 0x${addr.toString(16)} would read ${show(got)}, the model says ${show(want)}`,
-          expected: show(want),
-          actual: show(got),
-        };
-      }
-      const p = pages[addr];
-      if (!p) continue;
+      if (want !== got) return mismatch(id, addr, want, got);
       const vma = findVma(mm, addr);
       const writable = vma !== undefined && (vma.vmFlags & VM_WRITE) !== 0;
       const locked = vma !== undefined && (vma.vmFlags & VM_LOCKED) !== 0;
@@ -71,6 +70,15 @@ export function checkSemantic(k: Kernel, model: ModelState): Violation | undefin
     }
   }
   return undefined;
+}
+
+function mismatch(id: number, addr: number, want: Observed, got: Observed): Violation {
+  return {
+    invariant: "SEMANTIC",
+    message: `mm${id} at 0x${addr.toString(16)} would read ${show(got)}, the model says ${show(want)}`,
+    expected: show(want),
+    actual: show(got),
+  };
 }
 
 /** I1–I3 and the page half of I8: every page's walk against the brute-force Ref(X). */

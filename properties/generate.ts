@@ -62,7 +62,7 @@ export function planArbitrary(opts: PlanOptions): fc.Arbitrary<Plan> {
     : fc.constant(base);
   return fc.record({
     weights,
-    choices: fc.array(choiceArb, { maxLength: opts.maxCommands, size: "max" }),
+    choices: fc.array(choiceArb, { minLength: Math.floor(opts.maxCommands / 3), maxLength: opts.maxCommands, size: "max" }),
     exitSeed: fc.nat(),
   });
 }

@@ -13,6 +13,7 @@ import type { Cmd } from "../model/commands.js";
 import { type World, defaultWorld } from "../model/world.js";
 import type { DesignInfo } from "../impl/design.js";
 import type { CheckId } from "./checks.js";
+import { type CoverageCounts, RunCoverage, addCoverage, emptyCoverage } from "./coverage.js";
 import { type Plan, Resolver, exitOrder, planArbitrary } from "./generate.js";
 import { type Failure, Session, type StepRecord, runSequence } from "./interpreter.js";
 
@@ -45,6 +46,24 @@ export interface Counterexample {
   readonly runsToFailure: number;
 }
 
+/** What a campaign did, for --stats and --json. */
+export interface CampaignStats {
+  /** Commands applied, per op. */
+  readonly ops: Record<string, number>;
+  /** Commands the model judged not applicable (skipped on both sides). */
+  skipped: number;
+  /** Sequence lengths (including the final exits), one per run. */
+  readonly lengths: number[];
+}
+
+export const emptyStats = (): CampaignStats => ({ ops: {}, skipped: 0, lengths: [] });
+
+export function addStats(into: CampaignStats, from: CampaignStats): void {
+  for (const [op, n] of Object.entries(from.ops)) into.ops[op] = (into.ops[op] ?? 0) + n;
+  into.skipped += from.skipped;
+  into.lengths.push(...from.lengths);
+}
+
 export interface PropertyResult {
   readonly design: string;
   readonly mutant?: string;
@@ -53,6 +72,11 @@ export interface PropertyResult {
   readonly commands: number;
   readonly ok: boolean;
   readonly counterexample?: Counterexample;
+  /** Runs that reached each coverage mark (runs before the first failure). */
+  readonly coverage: CoverageCounts;
+  readonly stats: CampaignStats;
+  /** True if shouldStop ended the search before `runs` runs. */
+  readonly stopped: boolean;
 }
 
 export const defaultMaxCommands = 60;
@@ -61,21 +85,31 @@ export const defaultMaxCommands = 60;
 export function executePlan(
   plan: Plan,
   opts: Pick<PropertyOptions, "design" | "mutant" | "quirks" | "world" | "checkEvery">,
-): { commands: Cmd[]; failure?: Failure; executed: number } {
+): { commands: Cmd[]; failure?: Failure; executed: number; skipped: number; marks: RunCoverage } {
   const world = opts.world ?? defaultWorld;
   const session = new Session(opts.design, opts);
   const resolver = new Resolver(world, plan.weights);
   const commands: Cmd[] = [];
+  const marks = new RunCoverage();
   let executed = 0;
+  let skipped = 0;
   const step = (cmd: Cmd): Failure | undefined => {
     commands.push(cmd);
     const r = session.apply(cmd);
-    if (r.record.model.kind !== "skip") executed++;
+    if (r.record.model.kind === "skip") skipped++;
+    else {
+      executed++;
+      marks.observe(cmd, session.kernel);
+    }
     return r.violation ? { ...r.violation, step: r.record.index } : undefined;
+  };
+  const result = (failure?: Failure) => {
+    marks.finish(session.kernel);
+    return { commands, failure, executed, skipped, marks };
   };
   for (const choice of plan.choices) {
     const failure = step(resolver.resolve(session.model, choice));
-    if (failure) return { commands, failure, executed };
+    if (failure) return result(failure);
   }
   // Exits in a drawn order, with a full check after each whatever the schedule: several bugs
   // show only when a particular mm exits (primer §5).
@@ -85,11 +119,10 @@ export function executePlan(
       const v = session.checkNow();
       if (v) failure = { ...v, step: commands.length - 1 };
     }
-    if (failure) return { commands, failure, executed };
+    if (failure) return result(failure);
   }
   const end = session.exitAll();
-  if (end.violation) return { commands, failure: { ...end.violation, step: commands.length }, executed };
-  return { commands, executed };
+  return result(end.violation ? { ...end.violation, step: commands.length } : undefined);
 }
 
 /** Delete commands one at a time while `invariant` still fails: a 1-minimal sequence. */
@@ -127,12 +160,18 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
   let commands = 0;
   let first: { commands: Cmd[]; failure: Failure; runs: number; commands_: number } | undefined;
   let stopped = false;
+  const coverage = emptyCoverage();
+  const stats = emptyStats();
   const property = fc.property(planArbitrary({ maxCommands, swarm: opts.swarm ?? true }), (plan) => {
     if (stopped) return true;
     const r = executePlan(plan, opts);
     if (first === undefined) {
       runsDone++;
       commands += r.executed;
+      addCoverage(coverage, r.marks.hits);
+      for (const c of r.commands) stats.ops[c.op] = (stats.ops[c.op] ?? 0) + 1;
+      stats.skipped += r.skipped;
+      stats.lengths.push(r.commands.length);
       opts.onRun?.(runsDone, commands);
       if (!r.failure && opts.shouldStop?.()) stopped = true;
     }
@@ -140,7 +179,7 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
     return r.failure === undefined;
   });
   const details = fc.check(property, { seed: opts.seed, numRuns: opts.runs });
-  const base = { design: opts.design.name, mutant: opts.mutant, seed: opts.seed, runs: runsDone, commands };
+  const base = { design: opts.design.name, mutant: opts.mutant, seed: opts.seed, runs: runsDone, commands, coverage, stats, stopped };
   if (!details.failed || first === undefined) return { ...base, ok: true };
   // fast-check's shrunk plan, resolved again, then minimized at the command level.
   const shrunkPlan = (details.counterexample as [Plan])[0];
