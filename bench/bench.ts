@@ -1,7 +1,8 @@
 /*
  * `npm run bench`: commands/second of the property loop, per design, with a fixed seed.
- * Each design runs twice: with every checker after every step, and with the per-step checks
- * off (the checkers then run only at exits), so the cost of checking shows as a ratio.
+ * Each design runs three times on the same sequences: every checker after every step (full);
+ * incremental checks with a full check every 16 steps (what `run --check-every 16` does); and
+ * the per-step checks off (checkers only at exits). The ratios show what checking costs.
  *
  *   npm run bench                 all designs, 400 runs each
  *   npm run bench -- scan 2000    one design, 2000 runs
@@ -18,20 +19,31 @@ if (picked.length === 0) {
   process.exit(2);
 }
 
-function measure(design: (typeof designs)[number], checkEvery: number) {
+function measure(design: (typeof designs)[number], checkEvery: number, incremental: boolean) {
   const t0 = process.hrtime.bigint();
-  const r = checkDesign({ design, seed, runs, checkEvery });
+  const r = checkDesign({ design, seed, runs, checkEvery, incremental });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   return { commands: r.commands, seconds: s, rate: r.commands / s, ok: r.ok };
 }
 
 console.log(`bench: seed ${seed}, ${runs} runs per design, node ${process.version}`);
-console.log(`${"design".padEnd(22)} ${"commands".padStart(9)} ${"checks on cmd/s".padStart(16)} ${"checks off cmd/s".padStart(17)} ${"on/off".padStart(7)}`);
+const cols = ["design".padEnd(22), "commands".padStart(9), "full cmd/s".padStart(11), "incr cmd/s".padStart(11), "off cmd/s".padStart(10), "full/off".padStart(9), "incr/off".padStart(9)];
+console.log(cols.join(" "));
 for (const design of picked) {
-  const on = measure(design, 1);
-  const off = measure(design, 1_000_000);
-  const verdict = on.ok ? "" : "  (counterexample found: rates cover the runs up to it)";
+  const full = measure(design, 1, false);
+  const incr = measure(design, 16, true);
+  const off = measure(design, 1_000_000, false);
+  const verdict = full.ok ? "" : "  (counterexample found: rates cover the runs up to it)";
+  const n = (x: number, w: number) => Math.round(x).toString().padStart(w);
   console.log(
-    `${design.name.padEnd(22)} ${String(on.commands).padStart(9)} ${Math.round(on.rate).toString().padStart(16)} ${Math.round(off.rate).toString().padStart(17)} ${(on.rate / off.rate).toFixed(2).padStart(7)}${verdict}`,
+    [
+      design.name.padEnd(22),
+      String(full.commands).padStart(9),
+      n(full.rate, 11),
+      n(incr.rate, 11),
+      n(off.rate, 10),
+      (full.rate / off.rate).toFixed(2).padStart(9),
+      (incr.rate / off.rate).toFixed(2).padStart(9),
+    ].join(" ") + verdict,
   );
 }

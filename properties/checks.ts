@@ -36,13 +36,13 @@ export function guarded(fn: () => Violation | undefined): Violation | undefined 
 const show = (o: Observed): string => (typeof o === "number" ? String(o) : o);
 
 /** S: every process observes exactly what the model says, page by page (no faults taken). */
-export function checkSemantic(k: Kernel, model: ModelState): Violation | undefined {
+export function checkSemantic(k: Kernel, model: ModelState, only?: readonly number[]): Violation | undefined {
   const modelIds = Object.keys(model.mms).map(Number);
   const kernelIds = [...k.mms.keys()];
   if (modelIds.length !== kernelIds.length || modelIds.some((id) => !k.mms.has(id))) {
     return { invariant: "SEMANTIC", message: "different processes", expected: modelIds.join(","), actual: kernelIds.join(",") };
   }
-  for (const id of modelIds) {
+  for (const id of only ?? modelIds) {
     const mm = k.mms.get(id);
     const pages = model.mms[id];
     if (!mm || !pages) continue;
@@ -150,6 +150,25 @@ export function checkNoLeaks(k: Kernel): Violation | undefined {
     if (file.iMmap.size() > 0) return { invariant: "I9", message: `file${file.id}'s i_mmap still holds ${file.iMmap.size()} vma(s)` };
   }
   return undefined;
+}
+
+/**
+ * The incremental check: the walks of the given frames against Ref(X), and the given
+ * processes' views. Structures (design.check, i_mmap) wait for the next full check.
+ */
+export function checkTouched(k: Kernel, model: ModelState, mms: readonly number[], pfns: ReadonlySet<number>): Violation | undefined {
+  return guarded(() => {
+    if (pfns.size > 0) {
+      const refs = refAll(k.mms.values());
+      for (const frame of pfns) {
+        const page = k.pageAt(frame as never);
+        if (!page) continue;
+        const v = checkPage(k, page, refs.get(frame) ?? []);
+        if (v) return v;
+      }
+    }
+    return checkSemantic(k, model, mms);
+  });
 }
 
 /** Every per-step check, in order of how much they explain. */

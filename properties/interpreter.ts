@@ -8,7 +8,7 @@ import { type World, defaultWorld, initMm } from "../model/world.js";
 import { InvariantError } from "../impl/assert.js";
 import type { DesignInfo } from "../impl/design.js";
 import { Kernel, createKernel } from "../impl/kernel.js";
-import { type Violation, checkAll, checkNoLeaks, guarded } from "./checks.js";
+import { type Violation, checkAll, checkNoLeaks, checkTouched, guarded } from "./checks.js";
 
 export interface StepRecord {
   readonly index: number;
@@ -29,6 +29,12 @@ export interface SessionOptions {
   readonly quirks?: readonly string[];
   /** Run the full checkers after every `checkEvery` steps (1 = every step). */
   readonly checkEvery?: number;
+  /**
+   * Between full checks, check what the step touched: the pages its process(es) mapped
+   * before or after it, and those processes' views (default: on when checkEvery > 1).
+   * A step that walked the rmap (swap-out, migration, reclaim, truncate) is checked fully.
+   */
+  readonly incremental?: boolean;
 }
 
 export class Session {
@@ -36,6 +42,7 @@ export class Session {
   readonly kernel: Kernel;
   model: ModelState;
   private readonly checkEvery: number;
+  private readonly incremental: boolean;
   steps = 0;
 
   constructor(
@@ -44,6 +51,7 @@ export class Session {
   ) {
     this.world = opts.world ?? defaultWorld;
     this.checkEvery = opts.checkEvery ?? 1;
+    this.incremental = opts.incremental ?? this.checkEvery > 1;
     this.kernel = createKernel(this.world, { ...design, create: (k) => design.create(k, opts.mutant) }, initMm);
     for (const q of opts.quirks ?? []) this.kernel.quirks.add(q);
     this.model = initialState(this.world, initMm);
@@ -52,6 +60,9 @@ export class Session {
   /** Apply one command to both sides; a Violation if they disagree or a checker fails. */
   apply(cmd: Cmd): { record: StepRecord; violation?: Violation } {
     const index = this.steps++;
+    const full = index % this.checkEvery === 0 || cmd.op === "truncate" || cmd.op === "reclaim" || cmd.op === "exit";
+    const touched = !full && this.incremental ? this.touchedBefore(cmd) : undefined;
+    const walks = this.kernel.counters.walks;
     const m = applyCmd(this.world, this.model, cmd);
     this.model = m.state;
     let kernelOut: Outcome;
@@ -80,9 +91,26 @@ export class Session {
         },
       };
     }
-    if (index % this.checkEvery !== 0) return { record };
-    const violation = checkAll(this.kernel, this.model);
+    let violation: Violation | undefined;
+    if (full || (touched && this.kernel.counters.walks !== walks)) violation = checkAll(this.kernel, this.model);
+    else if (touched) violation = checkTouched(this.kernel, this.model, touched.mms, this.pfnsOf(touched.mms, touched.pfns));
     return violation ? { record, violation } : { record };
+  }
+
+  /** The processes a command acts on and the frames they map before it runs. */
+  private touchedBefore(cmd: Cmd): { mms: number[]; pfns: Set<number> } {
+    const mms = "mm" in cmd ? [cmd.mm] : [];
+    if (cmd.op === "fork") mms.push(cmd.child);
+    return { mms, pfns: this.pfnsOf(mms, new Set()) };
+  }
+
+  private pfnsOf(mms: readonly number[], into: Set<number>): Set<number> {
+    for (const id of mms) {
+      const mm = this.kernel.mms.get(id);
+      if (!mm) continue;
+      for (const pte of mm.pt.values()) if (pte.kind === "present") into.add(pte.pfn);
+    }
+    return into;
   }
 
   /** Full check now, whatever the schedule. */

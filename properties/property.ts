@@ -27,6 +27,7 @@ export interface PropertyOptions {
   readonly swarm?: boolean;
   readonly world?: World;
   readonly checkEvery?: number;
+  readonly incremental?: boolean;
   /** Called after every run (the CLI draws progress from it; properties/ reads no clock). */
   readonly onRun?: (runsDone: number, commands: number) => void;
   /** Asked after every run; true stops the search (time limits live in the CLI). */
@@ -84,7 +85,7 @@ export const defaultMaxCommands = 60;
 /** Resolve and run one plan: the concrete commands it became, and what happened. */
 export function executePlan(
   plan: Plan,
-  opts: Pick<PropertyOptions, "design" | "mutant" | "quirks" | "world" | "checkEvery">,
+  opts: Pick<PropertyOptions, "design" | "mutant" | "quirks" | "world" | "checkEvery" | "incremental">,
 ): { commands: Cmd[]; failure?: Failure; executed: number; skipped: number; marks: RunCoverage } {
   const world = opts.world ?? defaultWorld;
   const session = new Session(opts.design, opts);
