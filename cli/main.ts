@@ -6,6 +6,7 @@ import { randomInt } from "node:crypto";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { designs } from "../impl/designs/index.js";
 import { EXIT_USAGE, UsageError } from "./errors.js";
+import { compareCommand } from "./compare.js";
 import { replayCommand } from "./replay.js";
 import { DEFAULT_RUNS, defaultMaxCommands, runCommand } from "./run.js";
 
@@ -94,6 +95,26 @@ export function buildProgram(): Command {
     .option("--json", "print the verdicts as JSON")
     .action((files: string[], opts) => {
       process.exitCode = replayCommand({ files, design: opts.design, json: opts.json === true, quiet: opts.quiet === true });
+    });
+
+  program
+    .command("compare")
+    .description("measure designs side by side on named workloads (cost and verdict)")
+    .argument("<designs...>", "designs to compare")
+    .addOption(new Option("-w, --workload <name>", "workload (repeatable), or 'all'").argParser(collect).default([] as string[]))
+    .addOption(new Option("--scale <n>", "scale (repeatable; default: the workload's own series)").argParser((v: string, acc: number[]) => [...acc, positiveInt("--scale")(v)]).default([] as number[]))
+    .option("--json", "print every measurement as JSON")
+    .option("--md", "print a Markdown report")
+    .option("--out <dir>", "also write compare.md, compare.json and SVG charts into DIR")
+    .action(async (designsArg: string[], opts) => {
+      process.exitCode = await compareCommand({
+        designs: designsArg,
+        workload: opts.workload,
+        scale: opts.scale,
+        json: opts.json === true,
+        md: opts.md === true,
+        out: opts.out,
+      });
     });
 
   return program;

@@ -123,7 +123,9 @@ export class Counters {
   vmasVisited = 0;
   ptesChecked = 0;
   mmsVisited = 0;
+  /** The design's own structural operations at fork (chain entries added, vmas linked...). */
   forkRmapOps = 0;
+  /** The design's own structural operations at fault time. */
   faultRmapOps = 0;
   objectsAllocatedAtFork = 0;
   objectsAllocatedAtFault = 0;

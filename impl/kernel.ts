@@ -274,7 +274,6 @@ export class Kernel {
     const cache = this.filePage(file, index);
     if (write && !isShared(vma)) return this.cowCopy(vma, addr, cache, false);
     this.design.pageAddFile(cache, vma, addr);
-    this.counters.faultRmapOps++;
     const pte = this.setPte(vma, addr, cache, write);
     if (write) cache.flags |= PG_dirty;
     return pte;
@@ -282,7 +281,6 @@ export class Kernel {
 
   private mapNewAnon(vma: Vma, addr: number, page: Page): PresentPte {
     this.design.pageAddAnon(page, vma, addr, "new");
-    this.counters.faultRmapOps++;
     return this.setPte(vma, addr, page, true);
   }
 
@@ -353,7 +351,6 @@ export class Kernel {
     }
     vma.mm.pt.delete(addr);
     this.design.pageAddAnon(page, vma, addr, exclusive ? "swapin-exclusive" : "swapin-shared");
-    this.counters.faultRmapOps++;
     const pte = this.setPte(vma, addr, page, false);
     this.swapPut(slot);
     return pte;

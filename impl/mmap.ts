@@ -11,16 +11,27 @@ import { type Mm, VM_SHARED, Vma } from "./types.js";
 
 /** kernel: find_vma() restricted to a vma that contains addr. */
 export function findVma(mm: Mm, addr: number): Vma | undefined {
-  for (const vma of mm.vmas) {
-    if (addr < vma.vmStart) return undefined;
-    if (addr < vma.vmEnd) return vma;
+  const vmas = mm.vmas;
+  let lo = 0;
+  let hi = vmas.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const vma = vmas[mid] as Vma;
+    if (addr < vma.vmStart) hi = mid - 1;
+    else if (addr >= vma.vmEnd) lo = mid + 1;
+    else return vma;
   }
   return undefined;
 }
 
 /** The vmas overlapping [start, end), in address order. */
 export function vmasIn(mm: Mm, start: number, end: number): Vma[] {
-  return mm.vmas.filter((v) => v.vmEnd > start && v.vmStart < end);
+  const out: Vma[] = [];
+  for (const v of mm.vmas) {
+    if (v.vmStart >= end) break;
+    if (v.vmEnd > start) out.push(v);
+  }
+  return out;
 }
 
 export function prevVma(mm: Mm, vma: Vma): Vma | undefined {

@@ -263,7 +263,6 @@ function sysFork(k: Kernel, parent: Mm, childId: number): void {
       }
       const page = k.pageAt(pte.pfn) as Page;
       k.design.pageDupAtFork(page, pv, cv, addr);
-      k.counters.forkRmapOps++;
       pte.writable = false; // both sides copy-on-write
       child.pt.set(addr, { kind: "present", pfn: pte.pfn, writable: false, dirty: pte.dirty, young: pte.young });
       page.mapcount++;

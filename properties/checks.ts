@@ -22,14 +22,21 @@ export interface Violation {
   readonly page?: { pfn: number; describe: string; ref: string[]; walk: string[] };
 }
 
-/** Run a checker, turning an InvariantError thrown inside the kernel or design into a Violation. */
-export function guarded(fn: () => Violation | undefined): Violation | undefined {
+/**
+ * Run a checker, turning an InvariantError thrown inside the kernel or design into a
+ * Violation. The checker's own walks must not count as the workload's work, so the kernel's
+ * counters are restored afterwards.
+ */
+export function guarded(fn: () => Violation | undefined, k?: Kernel): Violation | undefined {
+  const saved = k ? { ...k.counters } : undefined;
   try {
     return fn();
   } catch (e) {
     if (e instanceof InvariantError) return { invariant: e.invariant, message: e.message };
     // A crash inside a design or the kernel (a TypeError on a bad pointer, say) is a finding.
     return { invariant: "KERNEL", message: `crash: ${e instanceof Error ? e.message : String(e)}` };
+  } finally {
+    if (k && saved) Object.assign(k.counters, saved);
   }
 }
 
@@ -168,10 +175,10 @@ export function checkTouched(k: Kernel, model: ModelState, mms: readonly number[
       }
     }
     return checkSemantic(k, model, mms);
-  });
+  }, k);
 }
 
 /** Every per-step check, in order of how much they explain. */
 export function checkAll(k: Kernel, model: ModelState): Violation | undefined {
-  return guarded(() => checkRmap(k) ?? checkStructures(k) ?? checkSemantic(k, model));
+  return guarded(() => checkRmap(k) ?? checkStructures(k) ?? checkSemantic(k, model), k);
 }
