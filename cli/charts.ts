@@ -41,6 +41,7 @@ export async function barChart(title: string, yTitle: string, points: readonly {
     encoding: {
       x: { field: "label", type: "nominal", title: null, axis: { labelAngle: -60 } },
       y: { field: "y", type: "quantitative", title: yTitle },
+      xOffset: { field: "group", type: "nominal" },
       color: { field: "group", type: "nominal", title: "" },
     },
   }).spec;

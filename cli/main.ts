@@ -6,7 +6,9 @@ import { randomInt } from "node:crypto";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { designs } from "../impl/designs/index.js";
 import { EXIT_USAGE, UsageError } from "./errors.js";
+import { catalogue, mutantLabel } from "../impl/mutants/catalogue.js";
 import { compareCommand } from "./compare.js";
+import { huntCommand } from "./hunt.js";
 import { replayCommand } from "./replay.js";
 import { DEFAULT_RUNS, defaultMaxCommands, runCommand } from "./run.js";
 
@@ -115,6 +117,33 @@ export function buildProgram(): Command {
         md: opts.md === true,
         out: opts.out,
       });
+    });
+
+  program
+    .command("hunt")
+    .description("random search against each catalogued mutant: found in how many seeds, how fast, how small")
+    .addOption(new Option("-m, --mutant <name>", "catalogue entry (id or DESIGN/MUTANT), repeatable; default all").argParser(collect).default([] as string[]))
+    .option("--seeds <n>", "seeds per mutant (1..n)", positiveInt("--seeds"), 5)
+    .option("--time-limit <seconds>", "search time per mutant per seed", positiveInt("--time-limit"), 60)
+    .option("--no-controls", "skip the clean-design control runs")
+    .option("--json", "print the results as JSON")
+    .option("--out <dir>", "also write hunt.json and an SVG chart into DIR")
+    .action(async (opts) => {
+      process.exitCode = await huntCommand({
+        mutants: opts.mutant,
+        seeds: opts.seeds,
+        timeLimit: opts.timeLimit,
+        json: opts.json === true,
+        out: opts.out,
+        controls: opts.controls !== false,
+      });
+    });
+
+  program
+    .command("mutants")
+    .description("list the mutant catalogue: id, name, story")
+    .action(() => {
+      for (const m of catalogue) console.log(`${m.id.padEnd(4)} ${mutantLabel(m).padEnd(48)} ${m.title}`);
     });
 
   return program;

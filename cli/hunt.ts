@@ -1,0 +1,208 @@
+/*
+ * `rmapcheck hunt`: how strong is the search? For each catalogued mutant, random search (no
+ * knowledge of the mutant's known sequence) over N seeds, each with a time limit: found in
+ * how many seeds, time and commands to failure, shrunk length against the known minimal
+ * length, and the invariant that caught it. The correct designs run as controls and must
+ * stay clean.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { findDesign } from "../impl/designs/index.js";
+import { type MutantEntry, catalogue, findMutant, mutantLabel } from "../impl/mutants/catalogue.js";
+import { checkDesign } from "../properties/property.js";
+import { barChart } from "./charts.js";
+import { EXIT_COUNTEREXAMPLE, EXIT_OK, UsageError } from "./errors.js";
+import { Progress } from "./progress.js";
+
+export interface HuntFlags {
+  mutants: string[];
+  seeds: number;
+  timeLimit: number;
+  json: boolean;
+  out?: string;
+  /** Skip the clean-design controls. */
+  controls: boolean;
+}
+
+export interface SeedOutcome {
+  readonly seed: number;
+  readonly found: boolean;
+  /** Seconds until the failing run completed (before shrinking). */
+  readonly seconds: number;
+  readonly runs: number;
+  readonly commands: number;
+  readonly shrunkLength?: number;
+  readonly invariant?: string;
+}
+
+export interface HuntRow {
+  readonly mutant: string;
+  readonly id: string;
+  readonly title: string;
+  readonly seeds: SeedOutcome[];
+  readonly foundIn: number;
+  readonly secondsMedian?: number;
+  readonly secondsWorst?: number;
+  readonly commandsMedian?: number;
+  readonly commandsWorst?: number;
+  readonly shrunkMedian?: number;
+  readonly minimalLength: number;
+  readonly invariants: string[];
+}
+
+export interface ControlRow {
+  readonly design: string;
+  readonly runs: number;
+  readonly commands: number;
+  readonly clean: boolean;
+  readonly failure?: string;
+}
+
+const median = (xs: number[]) => {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)];
+};
+
+/** Hunt one mutant with one seed, until found or out of time. */
+export function huntOne(m: MutantEntry, seed: number, timeLimit: number): SeedOutcome {
+  const design = findDesign(m.design);
+  if (!design) throw new UsageError(`catalogue entry ${m.id} names unknown design '${m.design}'`);
+  const started = Date.now();
+  let foundAt = 0;
+  const r = checkDesign({
+    design,
+    mutant: m.mutant,
+    quirks: m.quirks,
+    seed,
+    runs: 1_000_000_000,
+    onRun: () => {
+      foundAt = Date.now();
+    },
+    shouldStop: () => Date.now() - started > timeLimit * 1000,
+  });
+  const cx = r.counterexample;
+  return {
+    seed,
+    found: !r.ok,
+    seconds: Number((((cx ? foundAt : Date.now()) - started) / 1000).toFixed(3)),
+    runs: cx?.runsToFailure ?? r.runs,
+    commands: cx?.commandsToFailure ?? r.commands,
+    shrunkLength: cx?.commands.length,
+    invariant: cx?.failure.invariant,
+  };
+}
+
+export function summarize(m: MutantEntry, seeds: SeedOutcome[]): HuntRow {
+  const found = seeds.filter((s) => s.found);
+  const secs = found.map((s) => s.seconds);
+  const cmds = found.map((s) => s.commands);
+  return {
+    mutant: mutantLabel(m),
+    id: m.id,
+    title: m.title,
+    seeds,
+    foundIn: found.length,
+    secondsMedian: median(secs),
+    secondsWorst: secs.length ? Math.max(...secs) : undefined,
+    commandsMedian: median(cmds),
+    commandsWorst: cmds.length ? Math.max(...cmds) : undefined,
+    shrunkMedian: median(found.map((s) => s.shrunkLength ?? 0)),
+    minimalLength: m.minimal.length,
+    invariants: [...new Set(found.map((s) => s.invariant ?? "?"))],
+  };
+}
+
+export async function huntCommand(flags: HuntFlags): Promise<number> {
+  const entries = flags.mutants.length === 0 ? catalogue : flags.mutants.map(pick);
+  const progress = new Progress();
+  const rows: HuntRow[] = [];
+  for (const m of entries) {
+    const outcomes: SeedOutcome[] = [];
+    for (let seed = 1; seed <= flags.seeds; seed++) {
+      progress.update(() => `hunt: ${mutantLabel(m)}, seed ${seed}/${flags.seeds}`);
+      outcomes.push(huntOne(m, seed, flags.timeLimit));
+    }
+    rows.push(summarize(m, outcomes));
+  }
+  const controls: ControlRow[] = [];
+  if (flags.controls) {
+    // Each correct design gets the largest budget any of its mutants needed (at least 500
+    // runs per seed), capped by the time limit.
+    for (const name of [...new Set(entries.map((m) => m.correct))]) {
+      const design = findDesign(name);
+      if (!design) continue;
+      const budget = Math.max(500, ...rows.filter((r) => catalogueCorrect(r.mutant) === name).flatMap((r) => r.seeds.map((s) => s.runs)));
+      let runs = 0;
+      let commands = 0;
+      let failure: string | undefined;
+      for (let seed = 1; seed <= flags.seeds && !failure; seed++) {
+        progress.update(() => `hunt: control ${name}, seed ${seed}/${flags.seeds}`);
+        const started = Date.now();
+        const r = checkDesign({ design, seed, runs: budget, shouldStop: () => Date.now() - started > flags.timeLimit * 1000 });
+        runs += r.runs;
+        commands += r.commands;
+        if (r.counterexample) failure = `${r.counterexample.failure.invariant}: ${r.counterexample.failure.message} (seed ${seed})`;
+      }
+      controls.push({ design: name, runs, commands, clean: !failure, failure });
+    }
+  }
+  progress.done();
+  if (flags.json) console.log(JSON.stringify({ seeds: flags.seeds, timeLimit: flags.timeLimit, mutants: rows, controls }, null, 2));
+  else printHunt(rows, controls, flags);
+  if (flags.out) await writeHunt(flags.out, rows, controls, flags);
+  const weak = rows.filter((r) => r.foundIn < Math.ceil((4 / 5) * flags.seeds));
+  return weak.length === 0 && controls.every((c) => c.clean) ? EXIT_OK : EXIT_COUNTEREXAMPLE;
+}
+
+function catalogueCorrect(label: string): string | undefined {
+  return catalogue.find((m) => mutantLabel(m) === label)?.correct;
+}
+
+function pick(name: string): MutantEntry {
+  const m = findMutant(name);
+  if (!m) throw new UsageError(`unknown mutant '${name}' (known: ${catalogue.map(mutantLabel).join(", ")})`);
+  return m;
+}
+
+export function huntTable(rows: HuntRow[], seeds: number): string[] {
+  const head = ["id", "mutant", "found", "t median s", "t worst s", "cmds median", "cmds worst", "shrunk", "minimal", "caught by"];
+  const fmt = (x: number | undefined) => (x === undefined ? "-" : String(x));
+  const body = rows.map((r) => [
+    r.id,
+    r.mutant,
+    `${r.foundIn}/${seeds}`,
+    fmt(r.secondsMedian),
+    fmt(r.secondsWorst),
+    fmt(r.commandsMedian),
+    fmt(r.commandsWorst),
+    fmt(r.shrunkMedian),
+    String(r.minimalLength),
+    r.invariants.join(",") || "-",
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
+  const line = (r: string[]) => r.map((x, i) => (i < 2 ? x.padEnd(widths[i] as number) : x.padStart(widths[i] as number))).join("  ");
+  return [line(head), ...body.map(line)];
+}
+
+function printHunt(rows: HuntRow[], controls: ControlRow[], flags: HuntFlags): void {
+  console.log(`rmapcheck hunt: ${rows.length} mutant(s), seeds 1..${flags.seeds}, ${flags.timeLimit} s per seed; random search only`);
+  for (const l of huntTable(rows, flags.seeds)) console.log(`  ${l}`);
+  for (const c of controls) {
+    console.log(`  control ${c.design}: ${c.runs} runs, ${c.commands} commands: ${c.clean ? "clean" : `FAILED ${c.failure}`}`);
+  }
+}
+
+async function writeHunt(dir: string, rows: HuntRow[], controls: ControlRow[], flags: HuntFlags): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  // A mutant never found is drawn at the time limit.
+  const points = rows.flatMap((r) => [
+    { label: r.mutant, group: "median", y: r.secondsMedian ?? flags.timeLimit },
+    { label: r.mutant, group: "worst", y: r.foundIn < r.seeds.length ? flags.timeLimit : (r.secondsWorst ?? 0) },
+  ]);
+  writeFileSync(join(dir, "hunt-time-to-failure.svg"), await barChart("hunt: seconds to failure per seed", "seconds", points));
+  writeFileSync(join(dir, "hunt.json"), `${JSON.stringify({ seeds: flags.seeds, timeLimit: flags.timeLimit, mutants: rows, controls }, null, 2)}\n`);
+  console.error(`hunt: wrote ${join(dir, "hunt.json")} and hunt-time-to-failure.svg`);
+}
+
+export { EXIT_COUNTEREXAMPLE, EXIT_OK };

@@ -1,0 +1,39 @@
+/*
+ * Every catalogued bug's known sequence is a known-answer test: it fails on the mutant with
+ * one of the expected invariants and passes on the correct design. The entries marked quick
+ * are also hunted at random with two fixed seeds (the full hunt is `npm run hunt`).
+ */
+import { describe, expect, it } from "vitest";
+import { huntOne } from "../../cli/hunt.js";
+import { cmdToString } from "../../model/commands.js";
+import { runSequence } from "../../properties/interpreter.js";
+import { findDesign } from "../designs/index.js";
+import { catalogue, mutantLabel } from "./catalogue.js";
+
+describe("mutant catalogue: known sequences", () => {
+  for (const m of catalogue) {
+    it(`${m.id} ${mutantLabel(m)}: the known sequence fails on the mutant and passes on ${m.correct}`, () => {
+      const design = findDesign(m.design);
+      const correct = findDesign(m.correct);
+      expect(design && correct).toBeTruthy();
+      if (!design || !correct) return;
+      const bad = runSequence(design, m.minimal, { mutant: m.mutant, quirks: m.quirks });
+      expect(bad.failure, m.minimal.map(cmdToString).join("; ")).toBeDefined();
+      expect(m.invariants).toContain(bad.failure?.invariant);
+      const good = runSequence(correct, m.minimal);
+      expect(good.failure?.message).toBeUndefined();
+    });
+  }
+});
+
+describe("quick hunt: random search finds the fast mutants", () => {
+  for (const m of catalogue.filter((e) => e.quick)) {
+    it(`${m.id} ${mutantLabel(m)}: found by random search with seeds 1 and 2`, () => {
+      for (const seed of [1, 2]) {
+        const r = huntOne(m, seed, 20);
+        expect(r.found, `seed ${seed}`).toBe(true);
+        expect(m.invariants).toContain(r.invariant);
+      }
+    });
+  }
+});
