@@ -32,6 +32,11 @@ export interface PropertyOptions {
   readonly onRun?: (runsDone: number, commands: number) => void;
   /** Asked after every run; true stops the search (time limits live in the CLI). */
   readonly shouldStop?: () => boolean;
+  /**
+   * Shrink a counterexample (default). Off for mutation testing, where only the verdict
+   * matters; RMAPCHECK_SHRINK=0 in the environment turns it off too.
+   */
+  readonly shrink?: boolean;
 }
 
 export interface Counterexample {
@@ -179,9 +184,15 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
     if (r.failure && first === undefined) first = { commands: r.commands, failure: r.failure, runs: runsDone, commands_: commands };
     return r.failure === undefined;
   });
-  const details = fc.check(property, { seed: opts.seed, numRuns: opts.runs });
+  const shrink = opts.shrink ?? process.env.RMAPCHECK_SHRINK !== "0";
+  const details = fc.check(property, { seed: opts.seed, numRuns: opts.runs, endOnFailure: !shrink });
   const base = { design: opts.design.name, mutant: opts.mutant, seed: opts.seed, runs: runsDone, commands, coverage, stats, stopped };
   if (!details.failed || first === undefined) return { ...base, ok: true };
+  if (!shrink) {
+    const failure = first.failure;
+    const counterexample = { commands: first.commands, failure, records: [], foundLength: first.commands.length, commandsToFailure: first.commands_, runsToFailure: first.runs };
+    return { ...base, ok: false, counterexample };
+  }
   // fast-check's shrunk plan, resolved again, then minimized at the command level.
   const shrunkPlan = (details.counterexample as [Plan])[0];
   const shrunk = executePlan(shrunkPlan, opts);
