@@ -93,6 +93,11 @@ export interface RmapDesign {
   // --- accounting and checks ---
   /** The design's structures (memory per kind, live counts). */
   readonly slab: Slab;
+  /**
+   * Optional: memory the design adds to every struct page whatever is mapped (a pte_chain
+   * union or hint pointer per frame; seed 002's "4 bytes in struct page is 1 MB per GB").
+   */
+  fixedMemory?(): Memory;
   /** Structural invariants of the design (I5–I8, I11 in the design's own form). */
   check(): void;
   /**

@@ -143,9 +143,11 @@ export function absorb(k: Kernel, keep: Vma, gone: Vma, where: string): void {
 /**
  * kernel: vma_merge_new_range() for a range not yet linked (mmap, copy_vma), described by the
  * unlinked vma `nw`. Returns prev or next expanded over it, or undefined if neither merges
- * (the caller then links nw).
+ * (the caller then links nw). For copy_vma, `copiedFrom` is the source vma whose pages the
+ * expanded neighbour now receives: the design hears vmaMerge(target, copiedFrom), as Linux
+ * 6.16's vma_expand() calls dup_anon_vma(target, vmg->copied_from).
  */
-export function mergeNew(k: Kernel, nw: Vma): Vma | undefined {
+export function mergeNew(k: Kernel, nw: Vma, copiedFrom?: Vma): Vma | undefined {
   const mm = nw.mm;
   let prev: Vma | undefined;
   let next: Vma | undefined;
@@ -161,11 +163,13 @@ export function mergeNew(k: Kernel, nw: Vma): Vma | undefined {
   if (left !== right) k.counters.vmaMerges++; // prev+next counts in absorb()
   if (left && prev) {
     adjustVma(k, prev, prev.vmStart, nw.vmEnd, prev.vmPgoff);
+    if (copiedFrom) k.design.vmaMerge(prev, copiedFrom);
     if (right && next) absorb(k, prev, next, "vma_merge_new_range (prev+next)");
     return prev;
   }
   if (right && next) {
     adjustVma(k, next, nw.vmStart, next.vmEnd, k.quirks.has("merge-next-keeps-pgoff") ? next.vmPgoff : nw.vmPgoff);
+    if (copiedFrom) k.design.vmaMerge(next, copiedFrom);
     return next;
   }
   return undefined;

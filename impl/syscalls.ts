@@ -200,21 +200,25 @@ function moveRange(k: Kernel, mm: Mm, addr: number, len: number, na: number): vo
     const pgoff = !vma.vmFile && !k.design.hasAnonObject(vma) ? dst : vma.vmPgoff + (start - vma.vmStart);
     const nw = new Vma(mm, dst, dst + pages, pgoff, vma.vmFlags, vma.vmFile);
     nw.anonVma = vma.anonVma;
-    if (mergeNew(k, nw)) k.counters.mremapMergesAtDest++;
+    if (mergeNew(k, nw, vma)) k.counters.mremapMergesAtDest++;
     else {
       k.design.vmaCopy(vma, nw);
       insertVma(k, nw);
     }
-    for (let i = 0; i < pages; i++) movePte(k, mm, vma, start + i, dst + i);
+    // The source may itself have been merged into the destination vma (kernel: copy_vma's
+    // `*vmap = vma = new_vma`), so each PTE's old vma is looked up afresh.
+    for (let i = 0; i < pages; i++) movePte(k, mm, start + i, dst + i);
   }
   doMunmap(k, mm, addr, addr + len);
 }
 
 /** kernel: move_ptes() for one PTE (anonmm may demand a COW break first). */
-function movePte(k: Kernel, mm: Mm, oldVma: Vma, from: number, to: number): void {
+function movePte(k: Kernel, mm: Mm, from: number, to: number): void {
   const pte = mm.pt.get(from);
   if (!pte) return;
+  const oldVma = findVma(mm, from);
   const newVma = findVma(mm, to);
+  assert(oldVma !== undefined, "KERNEL", `mremap: no vma at source ${from}`);
   assert(newVma !== undefined, "KERNEL", `mremap: no vma at destination ${to}`);
   if (pte.kind === "swap" && (k.swap.get(pte.slot)?.count ?? 0) > 1) k.counters.mremapMovesShared++;
   if (pte.kind === "present") {
