@@ -10,6 +10,8 @@ import { catalogue, mutantLabel } from "../impl/mutants/catalogue.js";
 import { compareCommand } from "./compare.js";
 import { huntCommand } from "./hunt.js";
 import { replayCommand } from "./replay.js";
+import { loadReport, rerender } from "./reports.js";
+import { resolveDesign } from "./resolve.js";
 import { DEFAULT_RUNS, defaultMaxCommands, runCommand } from "./run.js";
 
 function positiveInt(what: string) {
@@ -137,6 +139,18 @@ export function buildProgram(): Command {
         out: opts.out,
         controls: opts.controls !== false,
       });
+    });
+
+  program
+    .command("render")
+    .description("regenerate the Markdown of shrink reports from their JSON (after annotating them)")
+    .argument("<files...>", "shrink report JSON files")
+    .action((files: string[]) => {
+      for (const file of files) {
+        const report = loadReport(file);
+        const spec = resolveDesign(report.mutant ? `${report.design}/${report.mutant}` : report.design);
+        console.log(rerender(file, spec.design));
+      }
     });
 
   program

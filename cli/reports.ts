@@ -27,6 +27,14 @@ export function writeReport(dir: string, report: ShrinkReport, design: DesignInf
   return { json, md, fresh: true };
 }
 
+/** Re-render FILE.md from FILE.json (after a person annotated title, explanation or expect). */
+export function rerender(jsonPath: string, design: DesignInfo): string {
+  const report = loadReport(jsonPath);
+  const md = jsonPath.replace(/\.json$/, ".md");
+  atomicWrite(md, renderMarkdown(report, design, jsonPath));
+  return md;
+}
+
 /** Load and validate one report, or throw a one-line UsageError. */
 export function loadReport(path: string): ShrinkReport {
   let text: string;

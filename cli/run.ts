@@ -82,6 +82,7 @@ const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : n).toString(
 async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
   const progress = new Progress();
   const started = Date.now();
+  let lastRunAt = started;
   const result = await runCampaign(
     {
       design: spec.design.name,
@@ -95,16 +96,19 @@ async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
       swarm: flags.swarm,
       checkEvery: flags.checkEvery,
     },
-    (p) =>
+    (p) => {
+      lastRunAt = Date.now();
       progress.update(() => {
         const s = (Date.now() - started) / 1000;
         const reached = requiredMarks.length - missingMarks(p.coverage).length;
         const of = flags.runs === undefined ? "" : `/${flags.runs}`;
         return `${spec.label}: ${p.runs}${of} runs, ${p.commands} commands, ${rate(p.commands, s)} commands/s, coverage ${reached}/${requiredMarks.length} marks, ${s.toFixed(0)} s`;
-      }),
+      });
+    },
   );
   progress.done();
-  const seconds = (Date.now() - started) / 1000;
+  // Rates cover the search; shrinking a counterexample (after the last run) is not counted.
+  const seconds = ((result.failure ? lastRunAt : Date.now()) - started) / 1000;
   // Coverage is required of a full-size campaign that ran to its end without a failure.
   const fullSize = flags.shard.count === 1 && !result.stopped && result.runs >= DEFAULT_RUNS;
   const missing = !result.failure && fullSize ? missingMarks(result.coverage) : [];
@@ -115,7 +119,8 @@ async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
     const report = buildReport(cx, {
       design: spec.design,
       mutant: spec.mutant,
-      seed: result.failure?.seed ?? flags.seed,
+      seed: flags.seed,
+      chunk: result.failure?.chunk,
       runs: flags.runs ?? result.runs,
       maxCommands: flags.maxCommands,
       swarm: flags.swarm,

@@ -22,10 +22,11 @@ export type InvariantId =
 export class InvariantError extends Error {
   constructor(
     readonly invariant: InvariantId,
-    message: string,
+    /** The message without the invariant prefix. */
+    readonly detail: string,
     readonly objects: readonly unknown[] = [],
   ) {
-    super(`${invariant}: ${message}`);
+    super(`${invariant}: ${detail}`);
     this.name = "InvariantError";
   }
 }

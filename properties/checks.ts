@@ -32,7 +32,7 @@ export function guarded(fn: () => Violation | undefined, k?: Kernel): Violation 
   try {
     return fn();
   } catch (e) {
-    if (e instanceof InvariantError) return { invariant: e.invariant, message: e.message };
+    if (e instanceof InvariantError) return { invariant: e.invariant, message: e.detail };
     // A crash inside a design or the kernel (a TypeError on a bad pointer, say) is a finding.
     return { invariant: "KERNEL", message: `crash: ${e instanceof Error ? e.message : String(e)}` };
   } finally {

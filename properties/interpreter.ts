@@ -75,7 +75,7 @@ export class Session {
         kernelOut = { kind: "internal", what: "crashed" };
         const record = { index, cmd, model: m.outcome, kernel: kernelOut };
         const invariant = e instanceof InvariantError ? e.invariant : "KERNEL";
-        const message = e instanceof Error ? e.message : String(e);
+        const message = e instanceof InvariantError ? e.detail : e instanceof Error ? e.message : String(e);
         return { record, violation: { invariant, message: `${cmdToString(cmd)}: ${message}` } };
       }
     }

@@ -57,7 +57,10 @@ export const reportSchema = z.object({
   title: z.string().optional(),
   explanation: z.string().optional(),
   found: z.object({
+    /** The master seed of the campaign (rmapcheck run --seed). */
     seed: nat,
+    /** The campaign chunk that failed (its seed derives from the master: cli/campaign.ts). */
+    chunk: nat.optional(),
     runs: nat,
     maxCommands: nat,
     swarm: z.boolean(),

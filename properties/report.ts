@@ -39,6 +39,7 @@ export interface ReportOptions {
   readonly quirks?: readonly string[];
   readonly world?: World;
   readonly seed: number;
+  readonly chunk?: number;
   readonly runs: number;
   readonly maxCommands: number;
   readonly swarm: boolean;
@@ -70,6 +71,7 @@ export function buildReport(cx: Counterexample, o: ReportOptions): ShrinkReport 
     ...(o.explanation ? { explanation: o.explanation } : {}),
     found: {
       seed: o.seed,
+      ...(o.chunk !== undefined ? { chunk: o.chunk } : {}),
       runs: o.runs,
       maxCommands: o.maxCommands,
       swarm: o.swarm,
@@ -155,7 +157,7 @@ export function renderMarkdown(r: ShrinkReport, design: DesignInfo, file: string
   if (r.explanation) out.push(r.explanation, "");
   out.push(
     `Design \`${name}\` (${design.era}). Found by \`rmapcheck run --design ${name} --seed ${r.found.seed} --runs ${r.found.runs} --max-commands ${r.found.maxCommands}${r.found.swarm ? "" : " --no-swarm"}\` ` +
-      `in run ${r.found.runsToFailure} after ${r.found.commandsToFailure} commands; shrunk from ${r.found.foundLength} to ${r.commands.length} commands. ` +
+      `in run ${r.found.runsToFailure}${r.found.chunk !== undefined ? ` of chunk ${r.found.chunk}` : ""} after ${r.found.commandsToFailure} commands; shrunk from ${r.found.foundLength} to ${r.commands.length} commands. ` +
       `Replay: \`rmapcheck replay ${file}\`. Expected outcome when replayed: **${r.expect}**.`,
     "",
   );
