@@ -7,7 +7,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { designs } from "../impl/designs/index.js";
 import { EXIT_USAGE, UsageError } from "./errors.js";
 import { catalogue, mutantLabel } from "../impl/mutants/catalogue.js";
+import { DEFAULT_CONFORM_RUNS, defaultConformMaxCommands } from "../conform/conform.js";
 import { compareCommand } from "./compare.js";
+import { conformCommand } from "./conform.js";
 import { huntCommand } from "./hunt.js";
 import { replayCommand } from "./replay.js";
 import { loadReport, rerender } from "./reports.js";
@@ -138,6 +140,31 @@ export function buildProgram(): Command {
         json: opts.json === true,
         out: opts.out,
         controls: opts.controls !== false,
+      });
+    });
+
+  program
+    .command("conform")
+    .description("check the reference model and the simulated kernel against the real Linux host")
+    .option("-r, --runs <n>", `random sequences (default ${DEFAULT_CONFORM_RUNS})`, positiveInt("--runs"), DEFAULT_CONFORM_RUNS)
+    .option("-s, --seed <s>", "master seed (printed; the same seed gives the same run)", seedArg)
+    .option("-d, --design <name>", "design the simulated kernel runs (DESIGN or DESIGN/MUTANT; default scan)")
+    .option("--max-commands <n>", "most commands per sequence", positiveInt("--max-commands"), defaultConformMaxCommands)
+    .option("--no-swarm", "use fixed command weights instead of per-run random ones")
+    .option("--json", "print one JSON object")
+    .option("--reports <dir>", "directory for shrink reports of disagreements", "shrink-reports")
+    .option("--no-reports", "do not write shrink reports")
+    .option("--replay <files...>", "re-run shrink reports on model, simulated kernel and host instead of searching")
+    .action(async (opts) => {
+      process.exitCode = await conformCommand({
+        design: opts.design,
+        runs: opts.runs,
+        seed: opts.seed ?? randomInt(0, 0x7fffffff),
+        maxCommands: opts.maxCommands,
+        swarm: opts.swarm !== false,
+        json: opts.json === true,
+        reports: opts.reports === false ? undefined : opts.reports,
+        replay: opts.replay,
       });
     });
 
