@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 // property with fixed seeds, shrinking off (RMAPCHECK_SHRINK=0) so verdicts are fast and stable.
 export default defineConfig({
   test: {
-    include: ["impl/**/*.test.ts", "properties/designs.property.test.ts"],
+    include: ["impl/**/*.test.ts", "properties/mutation.test.ts"],
     exclude: ["node_modules/**", "dist/**", "impl/mutants/**"],
     env: { RMAPCHECK_SHRINK: "0" },
     testTimeout: 120_000,

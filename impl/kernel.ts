@@ -58,8 +58,10 @@ export class Kernel {
   readonly swapCache = new Map<SwapSlot, Page>();
   private nextSlot = 1;
   /**
-   * Planted kernel bugs (the mutant catalogue's kernel-side entries), e.g.
-   * "merge-next-keeps-pgoff" for B9. Empty for the real kernel.
+   * Planted kernel bugs (the mutant catalogue's kernel-side entries; empty for the real
+   * kernel): "merge-next-keeps-pgoff" (B9), "copy-merge-without-dup" (mremap's merge into a
+   * neighbour without dup_anon_vma), "wp-reuse-ignores-swap" (COW reuse of a swap-cache page
+   * other swap PTEs still reference).
    */
   readonly quirks = new Set<string>();
   /** The mm of the command being executed (-1 for global ones), for coverage attribution. */
@@ -316,8 +318,9 @@ export class Kernel {
     if (page.anon && page.mapcount === 1) {
       // Exclusive: reuse in place (kernel: wp_can_reuse_anon_folio + page_move_anon_rmap).
       const slot = page.private;
-      if (slot === null || (this.swap.get(slot)?.count ?? 0) === 0) {
-        if (slot !== null) this.deleteFromSwapCache(page, "do_wp_page reuse");
+      const othersInSwap = slot !== null && (this.swap.get(slot)?.count ?? 0) > 0;
+      if (!othersInSwap || this.quirks.has("wp-reuse-ignores-swap")) {
+        if (slot !== null && !othersInSwap) this.deleteFromSwapCache(page, "do_wp_page reuse");
         this.design.pageReuse(page, vma, addr);
         pte.writable = true;
         return pte;

@@ -163,13 +163,13 @@ export function mergeNew(k: Kernel, nw: Vma, copiedFrom?: Vma): Vma | undefined 
   if (left !== right) k.counters.vmaMerges++; // prev+next counts in absorb()
   if (left && prev) {
     adjustVma(k, prev, prev.vmStart, nw.vmEnd, prev.vmPgoff);
-    if (copiedFrom) k.design.vmaMerge(prev, copiedFrom);
+    if (copiedFrom && !k.quirks.has("copy-merge-without-dup")) k.design.vmaMerge(prev, copiedFrom);
     if (right && next) absorb(k, prev, next, "vma_merge_new_range (prev+next)");
     return prev;
   }
   if (right && next) {
     adjustVma(k, next, nw.vmStart, next.vmEnd, k.quirks.has("merge-next-keeps-pgoff") ? next.vmPgoff : nw.vmPgoff);
-    if (copiedFrom) k.design.vmaMerge(next, copiedFrom);
+    if (copiedFrom && !k.quirks.has("copy-merge-without-dup")) k.design.vmaMerge(next, copiedFrom);
     return next;
   }
   return undefined;

@@ -31,6 +31,9 @@ export interface MutantEntry {
 
 const anon = (mm: number, addr: number, len: number): Cmd => ({ op: "mmap", mm, addr, len, kind: "anon", prot: "rw", fixed: true });
 
+const w = (mm: number, addr: number, token: number): Cmd => ({ op: "write", mm, addr, token });
+const fork = (mm: number, child: number): Cmd => ({ op: "fork", mm, child });
+
 export const catalogue: MutantEntry[] = [
   {
     id: "P0",
@@ -38,10 +41,130 @@ export const catalogue: MutantEntry[] = [
     mutant: "skip-newest-mm",
     correct: "scan",
     title: "scan's walk skips the newest mm",
-    story: "A planted bug (no kernel history): the brute-force walk forgets the most recently forked process.",
+    story: "A planted bug with no kernel history: the brute-force walk forgets the most recently forked process.",
     invariants: ["I1"],
-    minimal: [anon(1, 1, 1), { op: "write", mm: 1, addr: 1, token: 1 }, { op: "fork", mm: 1, child: 2 }],
+    minimal: [anon(1, 1, 1), w(1, 1, 1), fork(1, 2)],
     quick: true,
+  },
+  {
+    id: "D1",
+    design: "anon-vma-rfc",
+    correct: "anon-vma",
+    title: "anon-vma-rfc: a PageDirect page points at a vma struct that a split freed",
+    story:
+      "Andrea Arcangeli's anon_vma RFC (10 March 2004, seed 004): a never-forked anon page holds a raw vma pointer; split, merge and mremap replace vma structs (Hugh's rmap 39: \"a page cannot point directly to its vma(s)\"). The design itself is the flaw; 2.6.7 gave every anon vma an anon_vma instead.",
+    invariants: ["I4", "I1", "I2"],
+    minimal: [anon(1, 1, 2), w(1, 1, 1), { op: "mmap", mm: 1, addr: 2, len: 1, kind: "anon", prot: "r", fixed: true }],
+    quick: true,
+  },
+  {
+    id: "D2",
+    design: "anonmm",
+    mutant: "no-cow-break-on-mremap",
+    correct: "anonmm",
+    title: "anonmm moves a COW-shared page without breaking COW",
+    story:
+      "Hugh Dickins's anonmm (rmap 10-11, April 2004) finds a page at the same virtual address in every mm of the family; mremap of a shared page must COW-break it first (\"mremap moved N cows\"). Without that, the moved PTE is at an address no walk looks at.",
+    invariants: ["I1"],
+    minimal: [anon(1, 1, 3), w(1, 3, 1), fork(1, 2), { op: "mremap", mm: 1, addr: 3, len: 1, newLen: 1, maymove: true, fixed: true, newAddr: 4 }],
+    quick: false,
+  },
+  {
+    id: "D3",
+    design: "pte-chain",
+    mutant: "lose-old-entry-on-direct-to-chain",
+    correct: "pte-chain",
+    title: "pte-chain loses the direct entry when converting to a chain",
+    story:
+      "2.5.27-2.6.0 pte_chains: a page with one mapping keeps it PG_direct in struct page; the second mapping (here the PTE copied at fork) converts it to a chain block holding both. Forgetting to copy the direct entry into the block loses the first mapping.",
+    invariants: ["I1", "I2"],
+    minimal: [anon(1, 1, 1), w(1, 1, 1), fork(1, 2)],
+    quick: true,
+  },
+  {
+    id: "D4",
+    design: "objrmap-interval-tree",
+    mutant: "no-reinsert-on-adjust",
+    correct: "objrmap-interval-tree",
+    title: "i_mmap interval tree not updated when a vma's range changes",
+    story:
+      "Since 2.6.7 (prio tree) and 3.7 (interval tree, 6b2dbba8b6ac) i_mmap is keyed by each vma's pgoff range; vma_adjust must remove the vma before changing vm_start/vm_end/vm_pgoff and re-insert it after (vma_prepare/vma_complete today). Skipping that leaves a stale key: walks miss the vma.",
+    invariants: ["I11", "I1"],
+    minimal: [
+      { op: "mmap", mm: 1, addr: 1, len: 4, kind: "private-file", prot: "rw", fixed: true, file: 1, pgoff: 0 },
+      { op: "mremap", mm: 1, addr: 4, len: 1, newLen: 2, maymove: false, fixed: false },
+    ],
+    quick: true,
+  },
+  {
+    id: "D4p",
+    design: "objrmap-prio-tree",
+    mutant: "no-reinsert-on-adjust",
+    correct: "objrmap-prio-tree",
+    title: "i_mmap priority search tree not updated when a vma's range changes",
+    story: "D4 for the 2.6.7-3.6 radix priority search tree (vma_prio_tree_remove / vma_prio_tree_insert around vma_adjust).",
+    invariants: ["I11", "I1"],
+    minimal: [
+      { op: "mmap", mm: 1, addr: 1, len: 4, kind: "private-file", prot: "rw", fixed: true, file: 1, pgoff: 0 },
+      { op: "mremap", mm: 1, addr: 4, len: 1, newLen: 2, maymove: false, fixed: false },
+    ],
+    quick: true,
+  },
+  {
+    id: "B9",
+    design: "anon-vma",
+    quirks: ["merge-next-keeps-pgoff"],
+    correct: "anon-vma",
+    title: "a merge that expands next downwards lowers vm_start but not vm_pgoff",
+    story:
+      "Linux 6.3 (fix 7e7757876f25 per the primer): vma_merge expanding the next vma down over a range moved by mremap set vm_start without vm_pgoff, so linear_page_index no longer matched page->index (I7) and the walk computed the wrong address (I1).",
+    invariants: ["I7", "I1", "I11"],
+    minimal: [
+      { op: "mmap", mm: 1, addr: 10, len: 4, kind: "anon", prot: "rw", fixed: true },
+      w(1, 10, 1),
+      w(1, 11, 2),
+      { op: "mremap", mm: 1, addr: 11, len: 3, newLen: 3, maymove: true, fixed: true, newAddr: 21 },
+      { op: "mremap", mm: 1, addr: 10, len: 1, newLen: 1, maymove: true, fixed: true, newAddr: 20 },
+    ],
+    quick: true,
+  },
+  {
+    id: "H1",
+    design: "anon-vma",
+    quirks: ["copy-merge-without-dup"],
+    correct: "anon-vma",
+    title: "mremap's copy merges into a neighbour without an anon_vma, which never adopts it",
+    story:
+      "Linux 6.16 (Lorenzo Stoakes, \"mm/vma: fix incorrectly disallowed anonymous VMA merges\") let copy_vma merge a moved range into a neighbour that has no anon_vma, and had vma_expand() call dup_anon_vma(target, copied_from) so the neighbour adopts the moved pages' anon_vma; earlier kernels refused the merge. The merge without the dup leaves pages whose anon_vma no vma reaches.",
+    invariants: ["I1", "I4", "I6"],
+    minimal: [
+      anon(1, 10, 2),
+      w(1, 10, 1),
+      { op: "mremap", mm: 1, addr: 10, len: 2, newLen: 2, maymove: true, fixed: true, newAddr: 20 },
+      anon(1, 8, 2),
+      { op: "mremap", mm: 1, addr: 20, len: 2, newLen: 2, maymove: true, fixed: true, newAddr: 10 },
+    ],
+    quick: false,
+  },
+  {
+    id: "H2",
+    design: "anon-vma",
+    quirks: ["wp-reuse-ignores-swap"],
+    correct: "anon-vma",
+    title: "COW reuse of a swap-cache page that another process's swap entry still references",
+    story:
+      "do_wp_page() may reuse an anonymous page in place only if nothing else can map it; mapcount alone is not enough while other PTEs are swap entries for the same swap-cache page. Wrong reuse decisions of this class are CVE-2020-29374 (fixed by \"mm: do_wp_page() simplification\", 5.8) and the later folio reuse rework: the writer's data leaks into the other process's copy.",
+    invariants: ["SEMANTIC"],
+    minimal: [
+      anon(1, 1, 1),
+      w(1, 1, 1),
+      fork(1, 2),
+      { op: "swapout", mm: 1, addr: 1 },
+      { op: "read", mm: 1, addr: 1 },
+      w(1, 1, 2),
+      { op: "read", mm: 2, addr: 1 },
+    ],
+    quick: false,
   },
 ];
 
