@@ -1,0 +1,564 @@
+/*
+ * anon-vma-chain — Linux 2.6.34 onwards (Rik van Riel), with its refinements: the root
+ * anon_vma (2.6.36, Rik van Riel), the interval tree of chains (3.7, Michel Lespinasse), the
+ * reuse of anon_vmas at fork (3.19, Konstantin Khlebnikov, 7a3ef208e662) and that reuse's fix
+ * (6.0 / 5.19.7, Jann Horn, 2555283eb40d, CVE-2022-42703). One file builds both reuse rules:
+ *
+ *   "anon-vma-chain"       the 6.0 rule:  !dst->anon_vma && src->anon_vma &&
+ *                          num_children < 2 && num_active_vmas == 0
+ *   "anon-vma-chain-3.19"  the 3.19–5.19 rule: !dst->anon_vma && av != src->anon_vma &&
+ *                          degree < 2   (degree = children + active vmas). Known broken (B1):
+ *                          an anon_vma with no child but one active vma elsewhere has degree 1
+ *                          and is "reused", so two vmas share an anon_vma with different
+ *                          chains (I5); a merge then drops a chain (I6, I1) and an exit frees an
+ *                          anon_vma that pages still point to (I4).
+ *
+ * Structures (field = the equation it satisfies):
+ *   anon_vma       {root = the fork tree's first anon_vma, parent = the anon_vma of the vma this
+ *                   one's first vma was forked from (a root is its own parent),
+ *                   refcount = 1 while its tree is non-empty + (root only) one per live
+ *                   descendant anon_vma, num_children = live anon_vmas whose parent it is
+ *                   (a root counts itself), num_active_vmas = vmas whose ->anon_vma it is
+ *                   (3.19: degree = the sum of the two), rb_root = interval tree of chains}
+ *   anon_vma_chain {vma, anon_vma, same_vma (vma.rmap: newest first, as list_add leaves it),
+ *                   rb node + rb_subtree_last keyed [vm_pgoff, vm_pgoff + pages - 1]}
+ *   vma.anonVma    the anon_vma this vma's new exclusive pages go to.
+ *
+ * How the walk finds the PTEs: an anon page's mapping is an anon_vma and its index the linear
+ * page index; query that anon_vma's interval tree for the chains whose vma covers the index,
+ * take vma_address and check the PTE's pfn. A file page: query file.iMmap the same way.
+ *
+ * Costs (charged through the Slab, sizes without lockdep/debug):
+ *   anon_vma        6.0: root, rw_semaphore (5 words), refcount, num_children, num_active_vmas,
+ *                   parent, rb_root_cached (2 words) = 52 bytes ILP32 / 96 LP64;
+ *                   3.19: a single unsigned degree and a plain rb_root = 44 / 72.
+ *   anon_vma_chain  vma, anon_vma, same_vma (2), rb node (3), rb_subtree_last = 32 / 64
+ *                   (24 / 48 before 3.7's interval tree: we charge the tree node).
+ *   The vma's own anon_vma pointer and anon_vma_chain list_head (3 words) are not charged.
+ *   Fork: per private vma with an anon_vma, chain length + 1 chain objects and (unless one is
+ *   reused) one anon_vma. First fault in a vma: one chain and at most one anon_vma. Walk:
+ *   only the vmas that may hold the page (those on the page's anon_vma whose pgoff range
+ *   covers its index), not the whole fork family.
+ * Trade-offs: against 2.6.7's anon-vma, a walk no longer visits every vma of a long-lived
+ * forking family, at the price of chain objects per fork; the chains grow with fork depth,
+ * which is what the 3.19 reuse bounds, and that reuse is where the CVE lived.
+ *
+ * Invariants checked by check():
+ *   I4  the anon_vma of every mapped or swap-cached anon page, and every anon_vma on a live
+ *       vma's chain, is not freed;
+ *   I5  V1.anonVma === V2.anonVma ⇒ chain(V1) and chain(V2) hold the same anon_vmas;
+ *   I6  for every PTE (V, addr) mapping anon page X: X.mapping is on chain(V); and a vma's own
+ *       anon_vma is on its chain;
+ *   I7  X.index === linear_page_index(V, addr) for every PTE mapping X (anon and file);
+ *   I8  num_children / num_active_vmas (6.0) or degree (3.19) and refcount equal their
+ *       recomputation; every chain object sits in its anon_vma's tree and nowhere else;
+ *   I11 every anon_vma's interval tree holds each chain under its vma's current pgoff range.
+ *
+ * Simplified: no locking (the root's rwsem is charged, never taken); no KSM, THP or hugetlb;
+ * page_get_anon_vma's temporary references are not modelled (migration runs under the
+ * kernel's single thread). is_mergeable_anon_vma needs to know which vma is the existing
+ * neighbour (its chain must be singular) and which the range being merged: the interface's
+ * anonMergeable(a, b) does not say, so for two linked vmas we accept whichever has the
+ * anon_vma if its chain is singular, and vmaMerge's dup_anon_vma covers the case the kernel
+ * would have refused (both outcomes are correct; only the vma layout differs).
+ *
+ * Mutants (6.0 rule): "b4-youngest-anon-vma" gives a non-exclusive swap-in page the vma's own
+ * anon_vma instead of the root (primer B4, fixed by ea90002b0fa7); "b5-prepare-reuses-
+ * nonsingular" lets anon_vma_prepare take a neighbour's anon_vma whose chain is not singular
+ * (primer B5, fixed by d0e9fe1758f2).
+ */
+import { assert, isFreed } from "../assert.js";
+import type { AnonAdd, DesignInfo, RmapDesign } from "../design.js";
+import type { Kernel } from "../kernel.js";
+import { nextVma, prevVma } from "../mmap.js";
+import { Slab } from "../slab.js";
+import { IMmapList } from "../structures/immap-list.js";
+import { IntervalTree } from "../structures/interval-tree.js";
+import { type IMmap, type Page, VM_READ, VM_WRITE, type Vma, linearPageIndex, vmaAddress } from "../types.js";
+
+/** Which reuse test anon_vma_clone applies at fork. */
+export type ReuseRule = "6.0" | "3.19";
+
+export interface AnonVma {
+  readonly id: number;
+  /** The fork tree's first anon_vma (itself for a root). */
+  root: AnonVma;
+  /** The anon_vma this one was forked from (itself for a root). */
+  parent: AnonVma;
+  refcount: number;
+  /** 6.0: live anon_vmas whose parent this is (a root counts itself). */
+  numChildren: number;
+  /** 6.0: vmas whose anonVma this is. */
+  numActiveVmas: number;
+  /** 3.19–5.19: numChildren + numActiveVmas in one counter. */
+  degree: number;
+  /** kernel: rb_root: the chains of every vma that may map this anon_vma's pages. */
+  readonly rbRoot: IntervalTree<AnonVmaChain>;
+}
+
+/** kernel: struct anon_vma_chain: one vma on one anon_vma (its tree node is the tree's). */
+export class AnonVmaChain {
+  constructor(
+    readonly vma: Vma,
+    readonly anonVma: AnonVma,
+  ) {}
+  toString(): string {
+    return `anon_vma_chain(${this.vma} on anon_vma #${this.anonVma.id})`;
+  }
+}
+
+/** The i_mmap structure a design variant uses; `onVisit` counts each vma examined. */
+export type IMmapFactory = (onVisit: () => void) => IMmap;
+
+const sizes = {
+  "6.0": { anon_vma: { ilp32: 52, lp64: 96 }, anon_vma_chain: { ilp32: 32, lp64: 64 } },
+  "3.19": { anon_vma: { ilp32: 44, lp64: 72 }, anon_vma_chain: { ilp32: 32, lp64: 64 } },
+} as const;
+
+/** kernel: VM_ACCESS_FLAGS: anon_vma_compatible() ignores them. */
+const VM_ACCESS_FLAGS = VM_READ | VM_WRITE;
+
+/** vma.rmap: the same_vma list, newest first (kernel: list_add in anon_vma_chain_link). */
+function chainOf(vma: Vma): AnonVmaChain[] {
+  const chain = vma.rmap as AnonVmaChain[] | undefined;
+  assert(chain !== undefined, "KERNEL", `${vma} has no anon_vma_chain list (never linked)`, vma);
+  return chain;
+}
+
+const avName = (av: AnonVma): string => (isFreed(av) ? "a freed anon_vma" : `anon_vma #${av.id}`);
+
+class AnonVmaChainDesign implements RmapDesign {
+  readonly slab: Slab;
+  /** Every live anon_vma, for check() (the kernel keeps none: they hang off vmas and pages). */
+  private readonly live = new Set<AnonVma>();
+  private nextId = 1;
+
+  constructor(
+    private readonly k: Kernel,
+    private readonly rule: ReuseRule,
+    private readonly iMmapFactory: IMmapFactory,
+    private readonly mutant?: string,
+  ) {
+    this.slab = new Slab(sizes[rule]);
+  }
+
+  createIMmap(): IMmap {
+    return this.iMmapFactory(() => this.k.counters.vmasVisited++);
+  }
+
+  // --- anon_vma lifecycle (mm/rmap.c) ----------------------------------------------------
+
+  /** kernel: anon_vma_alloc(): refcount 1, its own root and parent, counters zero. */
+  private anonVmaAlloc(): AnonVma {
+    const av = {
+      id: this.nextId++,
+      refcount: 1,
+      numChildren: 0,
+      numActiveVmas: 0,
+      degree: 0,
+      rbRoot: new IntervalTree<AnonVmaChain>(
+        (avc) => ({ first: avc.vma.vmPgoff, last: avc.vma.lastPgoff }),
+        () => this.k.counters.vmasVisited++,
+      ),
+    } as AnonVma;
+    av.root = av;
+    av.parent = av;
+    // 3.19's anon_vma_alloc() starts degree at 1 for the first vma or the self-parent link;
+    // addChild/addActive below account for that link explicitly instead.
+    this.live.add(av);
+    return this.slab.alloc("anon_vma", av);
+  }
+
+  private addChild(av: AnonVma, n: 1 | -1): void {
+    if (this.rule === "6.0") av.numChildren += n;
+    else av.degree += n;
+  }
+  private addActive(av: AnonVma, n: 1 | -1): void {
+    if (this.rule === "6.0") av.numActiveVmas += n;
+    else av.degree += n;
+  }
+
+  /** kernel: put_anon_vma() → __put_anon_vma(): a freed non-root drops its root's reference. */
+  private putAnonVma(av: AnonVma, where: string): void {
+    av.refcount--;
+    assert(av.refcount >= 0, "I8", `${avName(av)}: refcount below zero at ${where}`, av);
+    if (av.refcount > 0) return;
+    const root = av.root;
+    this.anonVmaFree(av, where);
+    if (root !== av) {
+      root.refcount--;
+      if (root.refcount === 0) this.anonVmaFree(root, where);
+    }
+  }
+
+  private anonVmaFree(av: AnonVma, where: string): void {
+    assert(av.rbRoot.size() === 0, "I8", `${avName(av)} freed with ${av.rbRoot.size()} chain(s) on its tree`, av);
+    this.live.delete(av);
+    this.slab.free("anon_vma", av, where);
+  }
+
+  /** kernel: anon_vma_chain_link(): onto vma's list (newest first) and av's tree. */
+  private chainLink(vma: Vma, av: AnonVma): void {
+    const avc = this.slab.alloc("anon_vma_chain", new AnonVmaChain(vma, av));
+    chainOf(vma).unshift(avc);
+    av.rbRoot.insert(avc);
+  }
+
+  /**
+   * kernel: anon_vma_clone(): give dst a chain object on every anon_vma of src's chain, oldest
+   * first; a dst without an anon_vma (fork) may adopt one of them. Returns the objects made.
+   */
+  private anonVmaClone(dst: Vma, src: Vma): number {
+    const chain = chainOf(src);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const av = (chain[i] as AnonVmaChain).anonVma;
+      this.chainLink(dst, av);
+      if (dst.anonVma === null && this.reusable(av, src)) dst.anonVma = av;
+    }
+    if (dst.anonVma !== null) this.addActive(dst.anonVma as AnonVma, 1);
+    return chain.length;
+  }
+
+  /** The fork-time reuse test of anon_vma_clone() (3.19 onwards). */
+  private reusable(av: AnonVma, src: Vma): boolean {
+    if (this.rule === "3.19") return av !== src.anonVma && av.degree < 2;
+    return src.anonVma !== null && av.numChildren < 2 && av.numActiveVmas === 0;
+  }
+
+  /** kernel: unlink_anon_vmas(): drop every chain; free anon_vmas whose tree empties. */
+  private unlinkAnonVmas(vma: Vma, where: string): void {
+    const chain = chainOf(vma);
+    const emptied: AnonVmaChain[] = [];
+    for (const avc of chain) {
+      const av = avc.anonVma;
+      av.rbRoot.remove(avc);
+      if (av.rbRoot.size() === 0) {
+        this.addChild(av.parent, -1);
+        emptied.push(avc);
+        continue;
+      }
+      this.slab.free("anon_vma_chain", avc, where);
+    }
+    if (vma.anonVma !== null) this.addActive(vma.anonVma as AnonVma, -1);
+    // Newest to oldest, so that the root goes last.
+    for (const avc of emptied) {
+      const av = avc.anonVma;
+      this.slab.free("anon_vma_chain", avc, where);
+      this.putAnonVma(av, where);
+    }
+    chain.length = 0;
+  }
+
+  // --- hooks -------------------------------------------------------------------------------
+
+  mmInit(): void {}
+  mmFork(): void {}
+  mmExit(): void {}
+
+  vmaLink(vma: Vma): void {
+    if (vma.rmap === undefined) vma.rmap = [];
+  }
+
+  vmaUnlink(vma: Vma, where: string): void {
+    this.unlinkAnonVmas(vma, where);
+    vma.anonVma = null;
+  }
+
+  /** kernel: anon_vma_interval_tree_pre_update_vma() / post_update_vma() around the change. */
+  vmaAdjust(vma: Vma, start: number, end: number, pgoff: number): void {
+    const chain = (vma.rmap as AnonVmaChain[] | undefined) ?? [];
+    for (const avc of chain) avc.anonVma.rbRoot.remove(avc);
+    vma.vmStart = start;
+    vma.vmEnd = end;
+    vma.vmPgoff = pgoff;
+    for (const avc of chain) avc.anonVma.rbRoot.insert(avc);
+  }
+
+  /** kernel: __split_vma() → anon_vma_clone(new, vma); new already holds vma's anon_vma. */
+  vmaSplit(vma: Vma, nw: Vma): void {
+    nw.rmap = [];
+    this.anonVmaClone(nw, vma);
+  }
+
+  /** kernel: copy_vma() → anon_vma_clone(new_vma, vma) for mremap. */
+  vmaCopy(src: Vma, dst: Vma): void {
+    dst.rmap = [];
+    this.anonVmaClone(dst, src);
+  }
+
+  /**
+   * kernel: dup_anon_vma() when keep had no anon_vma; otherwise anon_vma_merge() assumes equal
+   * anon_vmas mean equal chains (I5) and the vmaUnlink(gone) that follows drops gone's chain.
+   */
+  vmaMerge(keep: Vma, gone: Vma): void {
+    if (gone.anonVma === null) return;
+    if (keep.anonVma === null) {
+      keep.anonVma = gone.anonVma;
+      this.anonVmaClone(keep, gone);
+      return;
+    }
+    assert(keep.anonVma === gone.anonVma, "KERNEL", `merge of ${keep} and ${gone} with different anon_vmas`, keep, gone);
+  }
+
+  /** kernel: anon_vma_fork(child, parent). */
+  vmaFork(parent: Vma, child: Vma): void {
+    child.rmap = [];
+    child.anonVma = null; // "Drop inherited anon_vma, we'll reuse existing or allocate new."
+    if (parent.anonVma === null) return;
+    const pav = parent.anonVma as AnonVma;
+    const c = this.k.counters;
+    c.objectsAllocatedAtFork += this.anonVmaClone(child, parent);
+    if (child.anonVma !== null) return; // an existing anon_vma was reused
+    const av = this.anonVmaAlloc();
+    this.addActive(av, 1);
+    av.root = pav.root;
+    av.parent = pav;
+    av.root.refcount++; // kernel: get_anon_vma(anon_vma->root)
+    child.anonVma = av;
+    this.chainLink(child, av);
+    this.addChild(pav, 1);
+    c.objectsAllocatedAtFork += 2;
+  }
+
+  /**
+   * kernel: is_mergeable_anon_vma(). Equal anon_vmas merge; two without merge; when only one
+   * has an anon_vma the existing neighbour's chain must be singular (not forked), and an
+   * unlinked proposed vma (mmap, copy_vma) carrying one cannot join a neighbour without.
+   */
+  anonMergeable(a: Vma, b: Vma): boolean {
+    if (a.anonVma !== null && b.anonVma !== null) return a.anonVma === b.anonVma;
+    if (a.anonVma === null && b.anonVma === null) return true;
+    if (a.vmEnd !== b.vmStart) return true; // are_anon_vmas_compatible(prev, next)
+    const withAnon = a.anonVma !== null ? a : b;
+    if (withAnon.rmap === undefined) return false; // proposed range with one, neighbour none
+    return chainOf(withAnon).length === 1;
+  }
+
+  hasAnonObject(vma: Vma): boolean {
+    return vma.anonVma !== null;
+  }
+
+  /** kernel: anon_vma_prepare(): reuse a mergeable neighbour's anon_vma, else a new root. */
+  anonPrepare(vma: Vma): void {
+    if (vma.anonVma !== null) return;
+    const c = this.k.counters;
+    let av = this.findMergeableAnonVma(vma);
+    if (av === undefined) {
+      av = this.anonVmaAlloc();
+      this.addChild(av, 1); // self-parent link for a new root
+      c.objectsAllocatedAtFault++;
+    }
+    vma.anonVma = av;
+    this.chainLink(vma, av);
+    this.addActive(av, 1);
+    c.objectsAllocatedAtFault++;
+  }
+
+  /** kernel: find_mergeable_anon_vma(): next first, then prev. */
+  private findMergeableAnonVma(vma: Vma): AnonVma | undefined {
+    const next = nextVma(vma.mm, vma);
+    const fromNext = next && this.reusableAnonVma(next, vma, next);
+    if (fromNext) return fromNext;
+    const prev = prevVma(vma.mm, vma);
+    return prev && this.reusableAnonVma(prev, prev, vma);
+  }
+
+  /** kernel: reusable_anon_vma(old, a, b): only a neighbour that never forked (B5). */
+  private reusableAnonVma(old: Vma, a: Vma, b: Vma): AnonVma | undefined {
+    const compatible =
+      a.vmEnd === b.vmStart &&
+      a.vmFile === b.vmFile &&
+      ((a.vmFlags ^ b.vmFlags) & ~VM_ACCESS_FLAGS) === 0 &&
+      b.vmPgoff === a.vmPgoff + (b.vmStart - a.vmStart);
+    if (!compatible || old.anonVma === null) return undefined;
+    if (this.mutant === "b5-prepare-reuses-nonsingular") return old.anonVma as AnonVma;
+    return chainOf(old).length === 1 ? (old.anonVma as AnonVma) : undefined;
+  }
+
+  /** kernel: __page_set_anon_rmap() via page_add_new_anon_rmap() / page_add_anon_rmap(). */
+  pageAddAnon(page: Page, vma: Vma, addr: number, how: AnonAdd): void {
+    assert(vma.anonVma !== null, "KERNEL", `anon page added to ${vma} without anon_vma_prepare`, vma);
+    if (how !== "new" && (page.mapcount > 0 || page.mapping !== null)) return; // not first, or PageAnon already
+    let av = vma.anonVma as AnonVma;
+    // A page other mms may map (their swap PTEs) must get the oldest anon_vma (B4).
+    if (how === "swapin-shared" && this.mutant !== "b4-youngest-anon-vma") av = av.root;
+    page.mapping = av;
+    page.index = linearPageIndex(vma, addr);
+  }
+
+  pageAddFile(): void {}
+  pageDupAtFork(): void {}
+  pageRemove(): void {}
+
+  /** kernel: page_move_anon_rmap(): an exclusive page reused by do_wp_page moves to vma's anon_vma. */
+  pageReuse(page: Page, vma: Vma): void {
+    assert(vma.anonVma !== null, "KERNEL", `COW reuse in ${vma} without anon_vma`, vma);
+    page.mapping = vma.anonVma;
+  }
+
+  pageMove(): "moved" {
+    return "moved"; // mremap keeps vm_pgoff, so index stays valid
+  }
+  swapinMustCopy(): boolean {
+    return false;
+  }
+  pageMigrate(): void {}
+  pageFree(): void {}
+
+  // --- the walk (rmap_walk_anon / rmap_walk_file) --------------------------------------------
+
+  walk(page: Page, visit: (vma: Vma, addr: number) => boolean): void {
+    const one = (vma: Vma): boolean => {
+      const addr = vmaAddress(page, vma);
+      if (addr === undefined) return true;
+      return !this.k.ptePointsTo(vma.mm, addr, page.pfn) || visit(vma, addr);
+    };
+    if (!page.anon) {
+      page.file?.iMmap.query(page.index, page.index, (vma) => one(vma));
+      return;
+    }
+    // kernel: folio_lock_anon_vma_read() gives up on an unmapped page: its mapping may be stale.
+    if (page.mapcount === 0 || page.mapping === null) return;
+    const av = page.mapping as AnonVma;
+    av.rbRoot.query(page.index, page.index, (avc) => one(avc.vma));
+  }
+
+  // --- checks ----------------------------------------------------------------------------------
+
+  check(): void {
+    this.checkPages();
+    const chains = this.checkVmas();
+    this.checkAnonVmas(chains);
+  }
+
+  /** I4, I6, I7 for every PTE; I4 for swap-cache pages. */
+  private checkPages(): void {
+    for (const mm of this.k.mms.values()) {
+      for (const vma of mm.vmas) {
+        let onChain: Set<AnonVma> | undefined;
+        for (let addr = vma.vmStart; addr < vma.vmEnd; addr++) {
+          const pte = mm.pt.get(addr);
+          if (pte?.kind !== "present") continue;
+          const page = this.k.pageAt(pte.pfn);
+          if (!page) continue; // the kernel's checker reports PTEs to free frames
+          const where = `(mm${mm.id}, ${addr})`;
+          assert(page.index === linearPageIndex(vma, addr), "I7", `${page} at ${where}: index ${page.index} ≠ linear_page_index ${linearPageIndex(vma, addr)}`, page, vma);
+          if (!page.anon) continue;
+          const av = page.mapping as AnonVma | null;
+          assert(av !== null, "I6", `${page} mapped at ${where} has no anon_vma`, page);
+          assert(!isFreed(av), "I4", `${page} mapped at ${where}: its anon_vma was freed`, page);
+          onChain ??= new Set(chainOf(vma).map((avc) => avc.anonVma));
+          assert(onChain.has(av), "I6", `${page} mapped at ${where}: its ${avName(av)} is not on ${vma}'s chain`, page, vma);
+        }
+      }
+    }
+    for (const page of this.k.swapCache.values()) {
+      if (page.mapping !== null && page.anon) assert(!isFreed(page.mapping as object), "I4", `swap-cache ${page}: its anon_vma was freed`, page);
+    }
+  }
+
+  /** I4 and I6 for the chains, I5 between vmas sharing an anon_vma; returns the chain count. */
+  private checkVmas(): number {
+    let chains = 0;
+    const firstWith = new Map<AnonVma, { vma: Vma; set: Set<AnonVma> }>();
+    for (const mm of this.k.mms.values()) {
+      for (const vma of mm.vmas) {
+        const chain = chainOf(vma);
+        chains += chain.length;
+        const set = new Set<AnonVma>();
+        for (const avc of chain) {
+          assert(!isFreed(avc), "I4", `${vma}'s chain holds a freed anon_vma_chain`, vma);
+          assert(!isFreed(avc.anonVma) && this.live.has(avc.anonVma), "I4", `${vma}'s chain holds a freed anon_vma`, vma);
+          assert(avc.vma === vma, "I8", `${vma}'s chain holds a chain object of ${avc.vma}`, vma);
+          assert(!set.has(avc.anonVma), "I8", `${vma}'s chain holds ${avName(avc.anonVma)} twice`, vma);
+          set.add(avc.anonVma);
+        }
+        if (vma.anonVma === null) {
+          assert(chain.length === 0, "I8", `${vma} has a chain but no anon_vma`, vma);
+          continue;
+        }
+        const av = vma.anonVma as AnonVma;
+        assert(set.has(av), "I6", `${vma}'s own ${avName(av)} is not on its chain`, vma);
+        const first = firstWith.get(av);
+        if (!first) {
+          firstWith.set(av, { vma, set });
+          continue;
+        }
+        const same = first.set.size === set.size && [...set].every((x) => first.set.has(x));
+        const ids = (s: Set<AnonVma>) => [...s].map((x) => `#${x.id}`).join(",");
+        assert(same, "I5", `${first.vma} and ${vma} share ${avName(av)} but their chains differ: {${ids(first.set)}} vs {${ids(set)}}`, first.vma, vma);
+      }
+    }
+    return chains;
+  }
+
+  /** I8 (counters, refcounts, chain placement) and I11 (tree keys). */
+  private checkAnonVmas(chains: number): void {
+    const children = new Map<AnonVma, number>();
+    const active = new Map<AnonVma, number>();
+    const descendants = new Map<AnonVma, number>();
+    const bump = (m: Map<AnonVma, number>, av: AnonVma) => m.set(av, (m.get(av) ?? 0) + 1);
+    for (const mm of this.k.mms.values()) for (const vma of mm.vmas) if (vma.anonVma !== null) bump(active, vma.anonVma as AnonVma);
+    let inTrees = 0;
+    for (const av of this.live) {
+      av.rbRoot.check();
+      const n = av.rbRoot.size();
+      inTrees += n;
+      for (const avc of av.rbRoot.items()) {
+        assert(avc.anonVma === av, "I8", `chain of ${avc.vma} on #${av.id}'s tree belongs to #${avc.anonVma.id}`);
+        assert(!isFreed(avc.vma), "I4", `#${av.id}'s tree holds a chain of a freed vma`);
+      }
+      if (n > 0) bump(children, av.parent);
+      if (av.root !== av) bump(descendants, av.root);
+      assert(this.live.has(av.root), "I4", `anon_vma #${av.id}'s root was freed`);
+    }
+    assert(inTrees === chains, "I8", `${inTrees} chain objects on anon_vma trees, ${chains} on vma chains`);
+    for (const av of this.live) {
+      const ch = children.get(av) ?? 0;
+      const ac = active.get(av) ?? 0;
+      if (this.rule === "6.0") {
+        assert(av.numChildren === ch, "I8", `anon_vma #${av.id}: num_children ${av.numChildren}, recomputed ${ch}`, av);
+        assert(av.numActiveVmas === ac, "I8", `anon_vma #${av.id}: num_active_vmas ${av.numActiveVmas}, recomputed ${ac}`, av);
+      } else {
+        assert(av.degree === ch + ac, "I8", `anon_vma #${av.id}: degree ${av.degree}, recomputed ${ch} children + ${ac} vmas`, av);
+      }
+      const refs = (av.rbRoot.size() > 0 ? 1 : 0) + (av.root === av ? (descendants.get(av) ?? 0) : 0);
+      assert(av.refcount === refs, "I8", `anon_vma #${av.id}: refcount ${av.refcount}, recomputed ${refs}`, av);
+      assert(refs > 0, "I9", `anon_vma #${av.id} is unreferenced but not freed`, av);
+    }
+  }
+
+  explain(page: Page, vma: Vma, addr: number): string {
+    if (!page.anon) return `${vma} is not on file${page.file?.id}'s i_mmap under index ${page.index}`;
+    const av = page.mapping as AnonVma | null;
+    if (av === null) return `${page} has no anon_vma`;
+    if (isFreed(av)) return `${page}'s anon_vma was freed`;
+    const chain = (vma.rmap as AnonVmaChain[] | undefined) ?? [];
+    if (!chain.some((avc) => avc.anonVma === av)) {
+      return `${vma}'s chain {${chain.map((c) => `#${c.anonVma.id}`).join(",")}} lacks the page's anon_vma #${av.id}`;
+    }
+    if (page.index !== linearPageIndex(vma, addr)) return `index ${page.index} ≠ linear_page_index ${linearPageIndex(vma, addr)} at ${addr}`;
+    return `anon_vma #${av.id}'s tree does not return ${vma} for index ${page.index}`;
+  }
+}
+
+/** Build a variant: its name, its reuse rule, and the i_mmap structure its files use. */
+export function makeAnonVmaChain(
+  name: string,
+  rule: ReuseRule,
+  createIMmap: IMmapFactory = (onVisit) => new IMmapList(onVisit),
+): DesignInfo {
+  return {
+    name,
+    era: rule === "6.0" ? "2.6.34+ (6.0 rules)" : "3.19–5.19",
+    summary:
+      rule === "6.0"
+        ? "anon_vma per forking vma, chains of anon_vmas per vma, interval trees; 6.0 reuse rule"
+        : "anon-vma-chain with the 3.19–5.19 degree-based reuse at fork (CVE-2022-42703)",
+    mutants: rule === "6.0" ? ["b4-youngest-anon-vma", "b5-prepare-reuses-nonsingular"] : [],
+    create: (k, mutant) => new AnonVmaChainDesign(k, rule, createIMmap, mutant),
+  };
+}
+
+export const anonVmaChain = makeAnonVmaChain("anon-vma-chain", "6.0");
+export const anonVmaChain319 = makeAnonVmaChain("anon-vma-chain-3.19", "3.19");
