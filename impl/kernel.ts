@@ -31,6 +31,7 @@ import {
   type Vma,
   VM_WRITE,
   linearPageIndex,
+  resetObjectIds,
 } from "./types.js";
 import { reclaimOne } from "./vmscan.js";
 
@@ -73,6 +74,7 @@ export class Kernel {
     readonly world: World,
     readonly designInfo: DesignInfo,
   ) {
+    resetObjectIds();
     for (let i = world.frameCount - 1; i >= 0; i--) {
       this.frames[i] = null;
       this.frameData[i] = 0;

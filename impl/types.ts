@@ -43,6 +43,14 @@ export type Pte = PresentPte | SwapPte;
 
 let nextObjectId = 1;
 
+/**
+ * Object ids (vma#N, page oids in messages) restart with every kernel, so that a replay prints
+ * the same trace however many kernels the process built before it.
+ */
+export function resetObjectIds(): void {
+  nextObjectId = 1;
+}
+
 export class Mm {
   /** Sorted by vmStart, pairwise disjoint. */
   vmas: Vma[] = [];

@@ -71,6 +71,8 @@ export function planArbitrary(opts: PlanOptions): fc.Arbitrary<Plan> {
 export class Resolver {
   private nextChild: number;
   private token = 0;
+  /** Each child's parent, so forks can deepen the tree and exits can pick a middle generation. */
+  private readonly parent = new Map<number, number>();
   private readonly total: number;
 
   constructor(
@@ -95,10 +97,18 @@ export class Resolver {
     const w = this.world;
     const len = 1 + (c % 4);
     switch (op) {
-      case "fork":
-        return { op: "fork", mm, child: this.nextChild++ };
-      case "exit":
-        return { op: "exit", mm };
+      case "fork": {
+        // Half the forks extend the youngest process, so fork chains get deep (B1 needs 4+).
+        const from = c % 2 === 0 ? (live[live.length - 1] as number) : mm;
+        this.parent.set(this.nextChild, from);
+        return { op: "fork", mm: from, child: this.nextChild++ };
+      }
+      case "exit": {
+        // Half the exits take a middle generation (a live ancestor and a live descendant).
+        const middle = live.filter((id) => this.isMiddle(id, live));
+        const who = c % 2 === 0 && middle.length > 0 ? (middle[d % middle.length] as number) : mm;
+        return { op: "exit", mm: who };
+      }
       case "mmap": {
         const kinds: MapKind[] = ["anon", "anon", "private-file", "shared-file"];
         const kind = kinds[c % 4] as MapKind;
@@ -143,6 +153,16 @@ export class Resolver {
       case "reclaim":
         return { op: "reclaim", pages: 1 + (c % 4) };
     }
+  }
+
+  private isMiddle(id: number, live: readonly number[]): boolean {
+    let hasAncestor = false;
+    for (let p = this.parent.get(id); p !== undefined; p = this.parent.get(p)) if (live.includes(p)) hasAncestor = true;
+    if (!hasAncestor) return false;
+    return live.some((other) => {
+      for (let p = this.parent.get(other); p !== undefined; p = this.parent.get(p)) if (p === id) return true;
+      return false;
+    });
   }
 
   private pickOp(a: number): Op {

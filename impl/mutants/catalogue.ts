@@ -166,6 +166,41 @@ export const catalogue: MutantEntry[] = [
     ],
     quick: false,
   },
+  {
+    id: "B1",
+    design: "anon-vma-chain-3.19",
+    correct: "anon-vma-chain",
+    title: "CVE-2022-42703: 3.19's degree-based anon_vma reuse",
+    story:
+      "3.19 (\"mm: prevent endless growth of anon_vma hierarchy\") reused at fork an anon_vma from the chain with degree < 2, degree counting children and active vmas together; an anon_vma with one live vma and no child looked abandoned. Two vmas then share an anon_vma with different chains (I5); a merge drops a chain (I6/I1) and an exit frees an anon_vma still mapped (I4). Fix 2555283eb40d (5.19.7/6.0) splits degree into num_children and num_active_vmas. This sequence was found by random search (seed 2) and shrunk; the primer's longer one that reaches I1 and I4 is a known-answer test of the design.",
+    invariants: ["I5", "I6", "I1", "I4"],
+    minimal: [anon(1, 1, 1), w(1, 1, 1), fork(1, 2), fork(2, 3), { op: "exit", mm: 2 }, fork(3, 4), fork(4, 5), fork(4, 6), { op: "exit", mm: 3 }, fork(6, 7)],
+    quick: false,
+  },
+  {
+    id: "B4",
+    design: "anon-vma-chain",
+    mutant: "b4-youngest-anon-vma",
+    correct: "anon-vma-chain",
+    title: "a non-exclusive swap-in page gets the child's youngest anon_vma",
+    story:
+      "2.6.34-rc (fix ea90002b0fa7, \"anonvma: when setting up page->mapping, we need to pick the _oldest_ anonvma\"): a swap-cache page faulted in first by a child was tagged with the child's own anon_vma, which the parent's vma cannot reach; once the child exits the anon_vma is freed under a page the parent maps.",
+    invariants: ["I1", "I6", "I4"],
+    minimal: [anon(1, 1, 1), w(1, 1, 1), fork(1, 2), { op: "swapout", mm: 1, addr: 1 }, { op: "read", mm: 2, addr: 1 }, { op: "read", mm: 1, addr: 1 }, { op: "exit", mm: 2 }],
+    quick: false,
+  },
+  {
+    id: "B5",
+    design: "anon-vma-chain",
+    mutant: "b5-prepare-reuses-nonsingular",
+    correct: "anon-vma-chain",
+    title: "anon_vma_prepare reuses a neighbour's anon_vma whose chain is not singular",
+    story:
+      "2.6.34-rc (fix d0e9fe1758f2): find_mergeable_anon_vma() may hand a new vma its neighbour's anon_vma only if the neighbour's chain is singular; reusing a forked neighbour's gives the new vma a one-element chain under an anon_vma whose other users have longer chains (I5), and a later merge drops a chain (I6, then I4).",
+    invariants: ["I5", "I6", "I1", "I4"],
+    minimal: [anon(1, 1, 1), w(1, 1, 1), fork(1, 2), anon(2, 2, 1), w(2, 2, 2)],
+    quick: false,
+  },
 ];
 
 export const findMutant = (name: string): MutantEntry | undefined =>
