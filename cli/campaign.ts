@@ -33,6 +33,7 @@ export interface CampaignOptions {
   readonly maxCommands: number;
   readonly swarm: boolean;
   readonly checkEvery: number;
+  readonly shrinkBudget?: number;
 }
 
 export interface ChunkJob {
@@ -44,6 +45,7 @@ export interface ChunkJob {
   readonly maxCommands: number;
   readonly swarm: boolean;
   readonly checkEvery: number;
+  readonly shrinkBudget?: number;
   readonly deadline: number;
 }
 
@@ -81,6 +83,7 @@ export function runChunk(job: ChunkJob, onRun?: (runs: number, commands: number)
     maxCommands: job.maxCommands,
     swarm: job.swarm,
     checkEvery: job.checkEvery,
+    shrinkBudget: job.shrinkBudget,
     onRun,
     shouldStop: () => Date.now() > job.deadline,
   });
@@ -119,6 +122,7 @@ export async function runCampaign(o: CampaignOptions, progress?: ProgressFn): Pr
     maxCommands: o.maxCommands,
     swarm: o.swarm,
     checkEvery: o.checkEvery,
+    shrinkBudget: o.shrinkBudget,
     deadline,
   });
   const absorb = (r: ChunkResult) => {

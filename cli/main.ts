@@ -14,7 +14,7 @@ import { huntCommand } from "./hunt.js";
 import { replayCommand } from "./replay.js";
 import { loadReport, rerender } from "./reports.js";
 import { resolveDesign } from "./resolve.js";
-import { DEFAULT_RUNS, defaultMaxCommands, runCommand } from "./run.js";
+import { DEFAULT_RUNS, defaultMaxCommands, defaultShrinkBudget, runCommand } from "./run.js";
 
 function positiveInt(what: string) {
   return (v: string): number => {
@@ -66,6 +66,7 @@ export function buildProgram(): Command {
     .option("--max-commands <n>", "most commands per sequence", positiveInt("--max-commands"), defaultMaxCommands)
     .option("--no-swarm", "use fixed command weights instead of per-run random ones")
     .option("--check-every <n>", "run the full checkers every n steps (always at exits)", positiveInt("--check-every"), 1)
+    .option("--shrink-budget <n>", "failing candidates fast-check may try while shrinking, before command-level minimizing", positiveInt("--shrink-budget"), defaultShrinkBudget)
     .option("--time-limit <seconds>", "keep generating until this many seconds have passed (per design)", positiveInt("--time-limit"))
     .option("--workers <n>", "worker threads sharing the campaign", positiveInt("--workers"), 1)
     .option("--shard <i/n>", "run shard i of n of the campaign (0 <= i < n)", shardArg)
@@ -87,6 +88,7 @@ export function buildProgram(): Command {
         maxCommands: opts.maxCommands,
         swarm: opts.swarm !== false,
         checkEvery: opts.checkEvery,
+        shrinkBudget: opts.shrinkBudget,
         timeLimit: opts.timeLimit,
         reports: opts.reports === false ? undefined : opts.reports,
       });

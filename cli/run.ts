@@ -5,7 +5,7 @@
 import { cmdToString, outcomeToString } from "../model/commands.js";
 import { defaultWorld } from "../model/world.js";
 import { type CoverageCounts, missingMarks, requiredMarks } from "../properties/coverage.js";
-import { type CampaignStats, type Counterexample, defaultMaxCommands } from "../properties/property.js";
+import { type CampaignStats, type Counterexample, defaultMaxCommands, defaultShrinkBudget } from "../properties/property.js";
 import { buildReport } from "../properties/report.js";
 import { type CampaignResult, runCampaign } from "./campaign.js";
 import { EXIT_COUNTEREXAMPLE, EXIT_OK } from "./errors.js";
@@ -25,6 +25,7 @@ export interface RunFlags {
   maxCommands: number;
   swarm: boolean;
   checkEvery: number;
+  shrinkBudget: number;
   timeLimit?: number;
   workers: number;
   shard: { index: number; count: number };
@@ -95,6 +96,7 @@ async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
       maxCommands: flags.maxCommands,
       swarm: flags.swarm,
       checkEvery: flags.checkEvery,
+      shrinkBudget: flags.shrinkBudget,
     },
     (p) => {
       lastRunAt = Date.now();
@@ -231,4 +233,4 @@ function toJson(r: DesignRun, flags: RunFlags) {
   };
 }
 
-export { defaultMaxCommands };
+export { defaultMaxCommands, defaultShrinkBudget };

@@ -5,8 +5,10 @@
  *   step the observed results match and the checkers hold; at the end every mm exits (in an
  *   order drawn from the plan) and I9 holds.
  *
- * fast-check searches and shrinks plans; then `minimize` deletes concrete commands one at a
- * time while the same invariant still fails, so the printed counterexample is 1-minimal.
+ * fast-check searches and shrinks plans (a budget of property evaluations, counted, not timed,
+ * so the same seed shrinks the same way); then `minimize` deletes concrete commands one at a
+ * time, and folds forks into their parents, while the same invariant still fails, so the
+ * printed counterexample is 1-minimal.
  */
 import fc from "fast-check";
 import type { Cmd } from "../model/commands.js";
@@ -37,6 +39,13 @@ export interface PropertyOptions {
    * matters; RMAPCHECK_SHRINK=0 in the environment turns it off too.
    */
   readonly shrink?: boolean;
+  /**
+   * How many failing-plan candidates fast-check may evaluate while shrinking before the
+   * command-level minimizer takes over (default 1000). Plan shrinking can change values, but on
+   * long sequences its search tree is huge (minutes); deletion and fork folding on the concrete
+   * commands is quick and usually gets as short.
+   */
+  readonly shrinkBudget?: number;
 }
 
 export interface Counterexample {
@@ -86,6 +95,7 @@ export interface PropertyResult {
 }
 
 export const defaultMaxCommands = 60;
+export const defaultShrinkBudget = 1000;
 
 /** Resolve and run one plan: the concrete commands it became, and what happened. */
 export function executePlan(
@@ -145,18 +155,34 @@ export function minimize(
   let result = fails(best);
   if (!result) throw new Error(`minimize: the sequence does not fail with ${invariant}`);
   best = best.slice(0, (result.failure as Failure).step + 1);
+  const attempt = (candidate: Cmd[]): boolean => {
+    const r = fails(candidate);
+    if (!r) return false;
+    best = candidate.slice(0, (r.failure as Failure).step + 1);
+    result = r;
+    return true;
+  };
   for (let changed = true; changed; ) {
     changed = false;
     for (let i = best.length - 1; i >= 0; i--) {
-      const candidate = [...best.slice(0, i), ...best.slice(i + 1)];
-      const r = fails(candidate);
-      if (!r) continue;
-      best = candidate.slice(0, (r.failure as Failure).step + 1);
-      result = r;
-      changed = true;
+      if (attempt([...best.slice(0, i), ...best.slice(i + 1)])) changed = true;
+      else if (best[i]?.op === "fork" && attempt(foldFork(best, i))) changed = true;
     }
   }
   return { commands: best, result: fails(best) ?? result };
+}
+
+/**
+ * Deleting a fork alone orphans everything its child does later; folding it instead lets the
+ * parent do the child's commands (fork i removed, the child's id replaced by the parent's).
+ */
+function foldFork(cmds: readonly Cmd[], i: number): Cmd[] {
+  const f = cmds[i] as Extract<Cmd, { op: "fork" }>;
+  return cmds.flatMap((c, j): Cmd[] => {
+    if (j === i) return [];
+    if (j < i || !("mm" in c) || c.mm !== f.child) return [c];
+    return [{ ...c, mm: f.mm } as Cmd];
+  });
 }
 
 /** Run the property for one design (or mutant). Deterministic for a given seed. */
@@ -168,8 +194,12 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
   let stopped = false;
   const coverage = emptyCoverage();
   const stats = emptyStats();
+  const shrinkBudget = opts.shrinkBudget ?? defaultShrinkBudget;
+  let shrinkCalls = 0;
   const property = fc.property(planArbitrary({ maxCommands, swarm: opts.swarm ?? true }), (plan) => {
     if (stopped) return true;
+    // Past the budget every candidate "passes", which ends fast-check's shrink deterministically.
+    if (first !== undefined && ++shrinkCalls > shrinkBudget) return true;
     const r = executePlan(plan, opts);
     if (first === undefined) {
       runsDone++;
@@ -196,8 +226,12 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
   // fast-check's shrunk plan, resolved again, then minimized at the command level.
   const shrunkPlan = (details.counterexample as [Plan])[0];
   const shrunk = executePlan(shrunkPlan, opts);
-  const start = shrunk.failure?.invariant === first.failure.invariant ? shrunk.commands : first.commands;
-  const min = minimize(start, first.failure.invariant, opts);
+  // Minimize both the shrunk plan's commands and the sequence as found; keep the shorter.
+  let min = minimize(first.commands, first.failure.invariant, opts);
+  if (shrunk.failure?.invariant === first.failure.invariant) {
+    const fromShrunk = minimize(shrunk.commands, first.failure.invariant, opts);
+    if (fromShrunk.commands.length <= min.commands.length) min = fromShrunk;
+  }
   return {
     ...base,
     ok: false,

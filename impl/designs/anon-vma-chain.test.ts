@@ -206,7 +206,9 @@ describe("anon-vma-chain property and mutants", () => {
     const r = checkDesign({ design: anonVmaChain, mutant: "b4-youngest-anon-vma", seed: 3, runs: 2000 });
     expect(r.ok).toBe(false);
     expect(["I1", "I4", "I6"]).toContain(r.counterexample?.failure.invariant);
-    expect(r.counterexample?.commands.length).toBeLessThanOrEqual(8);
+    // The swap-out comes from reclaim under memory pressure (6 frames), so the writes that
+    // fill memory are essential: the 1-minimal sequence is longer than the hand-written one.
+    expect(r.counterexample?.commands.length).toBeLessThanOrEqual(16);
   });
 
   it("anon-vma-chain/b5-prepare-reuses-nonsingular: a forked neighbour's anon_vma reused is caught", () => {

@@ -127,13 +127,12 @@ describe("anon-vma-rfc (2004-03 RFC): the property finds the PageDirect flaw", (
   // passed it would be blind to the very bug that made Hugh write "a page cannot point directly
   // to its vma(s)": the random property must fail it, and shrink the failure to a few commands.
   const shrunk = [
-    "fork(mm1) → mm3",
-    "mmap(mm3, 0x1+2, rw, PRIVATE|ANON|FIXED)",
-    "write(mm3, 0x1, 1)",
-    "mremap(mm3, 0x1+1 to 2 MAYMOVE)",
+    "mmap(mm1, 0x1c+4, rw, PRIVATE, file1@1)",
+    "write(mm1, 0x1c, 1)",
+    "munmap(mm1, 0x1d+2)",
   ];
 
-  it("anon-vma-rfc: checkDesign (seed 7) fails with a use-after-free, shrunk to 4 commands", () => {
+  it("anon-vma-rfc: checkDesign (seed 7) fails with a use-after-free, shrunk to 3 commands", () => {
     const r = checkDesign({ design: anonVmaRfc, seed: 7, runs: 2000 });
     expect(r.ok).toBe(false);
     const cx = r.counterexample;
@@ -142,20 +141,20 @@ describe("anon-vma-rfc (2004-03 RFC): the property finds the PageDirect flaw", (
     expect(cx?.runsToFailure).toBeLessThanOrEqual(10);
   });
 
-  it("anon-vma-rfc: the shrunk sequence replays to I4: mremap moved X, munmap freed the vma X names", () => {
-    //   mm3  Xa...   X at 0x1 →A = [1,3)
-    //   mm3  .a.X.   mremap [1,2) grow to 2, MAYMOVE: split at 0x2, copy_vma to [3,5),
-    //                move the PTE, munmap [1,2) frees A: X →freed A
+  it("anon-vma-rfc: the shrunk sequence replays to I4: a munmap hole frees the vma X names", () => {
+    //   mm1  XAAA    COW of the private file page at 0x1c: anonymous X →A = [0x1c,0x20)
+    //   mm1  B..c    munmap [0x1d,0x1f): __split_vma(new_below) gives [0x1c,0x1d) to a new B,
+    //                the split at 0x1f gives [0x1f,0x20) to a new C, A = the hole is freed:
+    //                X is mapped through B but still →freed A
     const cmds: Cmd[] = [
-      fork(1, 3),
-      anon(3, 1, 2),
-      write(3, 1, 1),
-      { op: "mremap", mm: 3, addr: 1, len: 1, newLen: 2, maymove: true, fixed: false },
+      { op: "mmap", mm: 1, addr: 0x1c, len: 4, kind: "private-file", prot: "rw", fixed: false, file: 1, pgoff: 1 },
+      write(1, 0x1c, 1),
+      { op: "munmap", mm: 1, addr: 0x1d, len: 2 },
     ];
     expect(cmds.map(cmdToString)).toEqual(shrunk);
     const r = runSequence(anonVmaRfc, cmds);
     expect(r.failure?.invariant).toBe("I4");
-    expect(r.failure?.step).toBe(3);
+    expect(r.failure?.step).toBe(2);
     expect(r.failure?.message).toMatch(/vm_area_struct freed at munmap/);
   });
 });

@@ -218,10 +218,10 @@ describe("anonmm: planted bugs are caught", () => {
       "mmap(mm1, 0x1+3, rw, PRIVATE|ANON|FIXED)",
       "write(mm1, 0x3, 1)",
       "fork(mm1) → mm2",
-      "mremap(mm1, 0x3+1 → 0x4 MAYMOVE|FIXED)",
+      "mremap(mm1, 0x3+1 → 0x1 MAYMOVE|FIXED)",
     ]);
-    // X stayed noted at 0x3: the walk finds mm2's PTE there and never looks at mm1:0x4.
-    expect(cx?.failure.page?.ref).toEqual(["mm1:0x4", "mm2:0x3"]);
+    // X stayed noted at 0x3: the walk finds mm2's PTE there and never looks at mm1:0x1.
+    expect(cx?.failure.page?.ref).toEqual(["mm1:0x1", "mm2:0x3"]);
     expect(cx?.failure.page?.walk).toEqual(["mm2:0x3"]);
   });
 
@@ -230,13 +230,16 @@ describe("anonmm: planted bugs are caught", () => {
     expect(r.ok).toBe(false);
     const cx = r.counterexample;
     expect(cx?.failure.invariant).toBe("I4");
-    // X is homed at mm2's anonmm and shared with mm4: exit(mm2) frees the anonmm under it.
+    // X is COWed by mm2, so it is homed at mm2's anonmm; mm2 forks mm3, which maps X too.
+    // The property's final exits (step 4, after the last command) free mm2's anonmm under it.
     expect(cx?.commands.map(cmdToString)).toEqual([
+      "mmap(mm1, 0x5+3, rw, PRIVATE, file0@3)",
       "fork(mm1) → mm2",
-      "mmap(mm2, 0x1+1, rw, PRIVATE|ANON|FIXED)",
-      "write(mm2, 0x1, 1)",
-      "fork(mm2) → mm4",
+      "write(mm2, 0x6, 5)",
+      "fork(mm2) → mm3",
     ]);
+    expect(cx?.failure.step).toBe(4);
+    expect(cx?.failure.message).toMatch(/anonmm freed at exit_rmap\(mm2\)/);
   });
 
   it("anonmm/swapin-no-copy: mapping a moved swap entry's page at the new address is caught as I1", () => {

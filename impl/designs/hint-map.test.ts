@@ -158,7 +158,7 @@ describe("hint-map: the planted bugs are caught", () => {
     expect(r.ok).toBe(false);
     const cx = r.counterexample;
     expect(cx?.failure.invariant).toBe("I1");
-    expect(cx?.commands.map(cmdToString)).toEqual(["mmap(mm1, 0x1+2, rw, PRIVATE|ANON|FIXED)", "write(mm1, 0x1, 1)", "fork(mm1) → mm2"]);
+    expect(cx?.commands.map(cmdToString)).toEqual(["mmap(mm1, 0x1+1, rw, PRIVATE|ANON|FIXED)", "write(mm1, 0x1, 1)", "fork(mm1) → mm2"]);
     expect(cx?.failure.page?.walk).toEqual(["mm1:0x1"]);
   });
 
