@@ -162,6 +162,9 @@ export function minimize(
     result = r;
     return true;
   };
+  // Pin every mmap that placed itself by hint at the address it got (MAP_FIXED there is the
+  // same mapping): deleting an earlier command then no longer moves later ones.
+  attempt(pinMmaps(best, result.records));
   for (let changed = true; changed; ) {
     changed = false;
     for (let i = best.length - 1; i >= 0; i--) {
@@ -170,6 +173,15 @@ export function minimize(
     }
   }
   return { commands: best, result: fails(best) ?? result };
+}
+
+/** Non-fixed mmaps that succeeded become MAP_FIXED at the address the model gave them. */
+function pinMmaps(cmds: readonly Cmd[], records: readonly StepRecord[]): Cmd[] {
+  return cmds.map((c, i) => {
+    const out = records[i]?.model;
+    if (c.op !== "mmap" || c.fixed || out?.kind !== "addr") return c;
+    return { ...c, addr: out.addr, fixed: true };
+  });
 }
 
 /**

@@ -127,7 +127,7 @@ describe("anon-vma-rfc (2004-03 RFC): the property finds the PageDirect flaw", (
   // passed it would be blind to the very bug that made Hugh write "a page cannot point directly
   // to its vma(s)": the random property must fail it, and shrink the failure to a few commands.
   const shrunk = [
-    "mmap(mm1, 0x1c+4, rw, PRIVATE, file1@1)",
+    "mmap(mm1, 0x1c+4, rw, PRIVATE|FIXED, file1@1)",
     "write(mm1, 0x1c, 1)",
     "munmap(mm1, 0x1d+2)",
   ];
@@ -147,7 +147,7 @@ describe("anon-vma-rfc (2004-03 RFC): the property finds the PageDirect flaw", (
     //                the split at 0x1f gives [0x1f,0x20) to a new C, A = the hole is freed:
     //                X is mapped through B but still →freed A
     const cmds: Cmd[] = [
-      { op: "mmap", mm: 1, addr: 0x1c, len: 4, kind: "private-file", prot: "rw", fixed: false, file: 1, pgoff: 1 },
+      { op: "mmap", mm: 1, addr: 0x1c, len: 4, kind: "private-file", prot: "rw", fixed: true, file: 1, pgoff: 1 },
       write(1, 0x1c, 1),
       { op: "munmap", mm: 1, addr: 0x1d, len: 2 },
     ];

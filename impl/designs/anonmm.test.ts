@@ -233,7 +233,7 @@ describe("anonmm: planted bugs are caught", () => {
     // X is COWed by mm2, so it is homed at mm2's anonmm; mm2 forks mm3, which maps X too.
     // The property's final exits (step 4, after the last command) free mm2's anonmm under it.
     expect(cx?.commands.map(cmdToString)).toEqual([
-      "mmap(mm1, 0x5+3, rw, PRIVATE, file0@3)",
+      "mmap(mm1, 0x5+3, rw, PRIVATE|FIXED, file0@3)",
       "fork(mm1) → mm2",
       "write(mm2, 0x6, 5)",
       "fork(mm2) → mm3",

@@ -161,7 +161,7 @@ describe("objrmap: planted bugs are caught", () => {
     // The shrunk sequence: a file mapping shared by fork, only the child faults the page; the
     // walk counts the parent's empty candidate and stops before the PTE that maps the page.
     expect(cx?.commands.map(cmdToString)).toEqual([
-      "mmap(mm1, 0x6+3, r, PRIVATE, file0@4)",
+      "mmap(mm1, 0x6+3, r, PRIVATE|FIXED, file0@4)",
       "fork(mm1) → mm4",
       "read(mm4, 0x8)",
     ]);
