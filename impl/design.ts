@@ -128,10 +128,12 @@ export class Counters {
   vmasVisited = 0;
   ptesChecked = 0;
   mmsVisited = 0;
-  /** The design's own structural operations at fork (chain entries added, vmas linked...). */
+  /**
+   * rmap structure updates at fork: i_mmap insertions of file vmas (every design), plus the
+   * design's own (pte_chain entries per PTE, anon_vma links, anon_vma_chain objects, anonmm
+   * family joins).
+   */
   forkRmapOps = 0;
-  /** The design's own structural operations at fault time. */
-  faultRmapOps = 0;
   objectsAllocatedAtFork = 0;
   objectsAllocatedAtFault = 0;
   forcedCopies = 0;

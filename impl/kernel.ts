@@ -62,7 +62,8 @@ export class Kernel {
    * Planted kernel bugs (the mutant catalogue's kernel-side entries; empty for the real
    * kernel): "merge-next-keeps-pgoff" (B9), "copy-merge-without-dup" (mremap's merge into a
    * neighbour without dup_anon_vma), "wp-reuse-ignores-swap" (COW reuse of a swap-cache page
-   * other swap PTEs still reference).
+   * other swap PTEs still reference), "merge-import-from-vma-only" (2.6.34-rc's vma_adjust: a
+   * lower vma expanding over next's pages does not take next's anon_vma).
    */
   readonly quirks = new Set<string>();
   /** The mm of the command being executed (-1 for global ones), for coverage attribution. */

@@ -136,8 +136,20 @@ export function absorb(k: Kernel, keep: Vma, gone: Vma, where: string): void {
   k.counters.vmaMerges++;
   if (gone.vmStart >= keep.vmEnd) adjustVma(k, keep, keep.vmStart, gone.vmEnd, keep.vmPgoff);
   else adjustVma(k, keep, gone.vmStart, keep.vmEnd, gone.vmPgoff);
-  k.design.vmaMerge(keep, gone);
+  if (!importSkipped(k, keep, gone)) k.design.vmaMerge(keep, gone);
   removeVma(k, gone, where);
+}
+
+/**
+ * Quirk "merge-import-from-vma-only" (2.6.34-rc1..rc3): vma_adjust() gave an importer without
+ * an anon_vma only `vma`'s own anon_vma, so a lower vma that expanded over pages of the next
+ * one (remove_next, or mprotect shifting the boundary up) never joined next's anon_vma chain.
+ * Fixed by Linus Torvalds's "vma_adjust: fix the copying of anon_vma chains" (287d97ac0321,
+ * 2.6.34-rc4), which names the exporter; the hunt for it is LWN's "The case of the overly
+ * anonymous anon_vma" (April 2010).
+ */
+function importSkipped(k: Kernel, keep: Vma, gone: Vma): boolean {
+  return k.quirks.has("merge-import-from-vma-only") && gone.vmStart > keep.vmStart && keep.anonVma === null && gone.anonVma !== null;
 }
 
 /**
@@ -213,7 +225,7 @@ export function modifyVma(k: Kernel, vma: Vma, start: number, end: number, flags
       k.counters.vmaMerges++;
       adjustVma(k, vma, end, vma.vmEnd, vma.vmPgoff + (end - vma.vmStart));
       adjustVma(k, prev, prev.vmStart, end, prev.vmPgoff);
-      k.design.vmaMerge(prev, vma);
+      if (!importSkipped(k, prev, vma)) k.design.vmaMerge(prev, vma);
     }
     return prev;
   }

@@ -252,7 +252,10 @@ function sysFork(k: Kernel, parent: Mm, childId: number): void {
   for (const pv of parent.vmas) {
     const cv = new Vma(child, pv.vmStart, pv.vmEnd, pv.vmPgoff, pv.vmFlags & ~VM_LOCKED, pv.vmFile);
     child.vmas.push(cv);
-    if (cv.vmFile) cv.vmFile.iMmap.insert(cv);
+    if (cv.vmFile) {
+      cv.vmFile.iMmap.insert(cv); // __vma_link_file(): every era keeps i_mmap (truncate uses it)
+      k.counters.forkRmapOps++;
+    }
     k.design.vmaFork(pv, cv);
     if (pv.vmFlags & VM_SHARED) continue; // shared mappings refault from the page cache
     for (let addr = pv.vmStart; addr < pv.vmEnd; addr++) {

@@ -66,6 +66,14 @@
  * anon_vma instead of the root (primer B4, fixed by ea90002b0fa7); "b5-prepare-reuses-
  * nonsingular" lets anon_vma_prepare take a neighbour's anon_vma whose chain is not singular
  * (primer B5, fixed by d0e9fe1758f2).
+ * Mutant (3.19 rule): "clone-before-assign" is 3.19-rc1..rc3's vma_adjust(), which called
+ * anon_vma_clone(importer, exporter) before setting importer->anon_vma, so the clone took the
+ * importer for a fork child: it could adopt an ancestor with degree < 2 and counted the degree
+ * on whatever it adopted (or on nothing), then vma_adjust overwrote importer->anon_vma with
+ * the exporter's. The exporter's anon_vma is one active vma short and later underflows
+ * ("kernel BUG at mm/rmap.c:399", BUG_ON(anon_vma->degree) in unlink_anon_vmas); fixed by
+ * b800c91a0517 "mm: fix corner case in anon_vma endless growing prevention" (Konstantin
+ * Khlebnikov, 3.19-rc4), which assigns ->anon_vma first.
  */
 import { assert, isFreed } from "../assert.js";
 import type { AnonAdd, DesignInfo, RmapDesign } from "../design.js";
@@ -293,6 +301,11 @@ class AnonVmaChainDesign implements RmapDesign {
   vmaMerge(keep: Vma, gone: Vma): void {
     if (gone.anonVma === null) return;
     if (keep.anonVma === null) {
+      if (this.mutant === "clone-before-assign") {
+        this.anonVmaClone(keep, gone);
+        keep.anonVma = gone.anonVma;
+        return;
+      }
       keep.anonVma = gone.anonVma;
       this.anonVmaClone(keep, gone);
       return;
@@ -307,8 +320,11 @@ class AnonVmaChainDesign implements RmapDesign {
     if (parent.anonVma === null) return;
     const pav = parent.anonVma as AnonVma;
     const c = this.k.counters;
-    c.objectsAllocatedAtFork += this.anonVmaClone(child, parent);
+    const cloned = this.anonVmaClone(child, parent);
+    c.objectsAllocatedAtFork += cloned;
+    c.forkRmapOps += cloned; // one chain object linked per anon_vma of the parent's chain
     if (child.anonVma !== null) return; // an existing anon_vma was reused
+    c.forkRmapOps++;
     const av = this.anonVmaAlloc();
     this.addActive(av, 1);
     av.root = pav.root;
@@ -555,7 +571,7 @@ export function makeAnonVmaChain(
       rule === "6.0"
         ? "anon_vma per forking vma, chains of anon_vmas per vma, interval trees; 6.0 reuse rule"
         : "anon-vma-chain with the 3.19–5.19 degree-based reuse at fork (CVE-2022-42703)",
-    mutants: rule === "6.0" ? ["b4-youngest-anon-vma", "b5-prepare-reuses-nonsingular"] : [],
+    mutants: rule === "6.0" ? ["b4-youngest-anon-vma", "b5-prepare-reuses-nonsingular"] : ["clone-before-assign"],
     create: (k, mutant) => new AnonVmaChainDesign(k, rule, createIMmap, mutant),
   };
 }

@@ -169,8 +169,12 @@ class AnonVmaRfcDesign implements RmapDesign {
   vmaFork(parent: Vma, child: Vma): void {
     child.rmap = this.slab.alloc("vma anon_vma fields", { vma: child.oid });
     if (parent.vmFlags & VM_SHARED) return;
-    if (parent.anonVma === null) this.anonVmaLink(parent, this.anonVmaAlloc());
+    if (parent.anonVma === null) {
+      this.anonVmaLink(parent, this.anonVmaAlloc());
+      this.k.counters.forkRmapOps++;
+    }
     this.anonVmaLink(child, parent.anonVma as AnonVma);
+    this.k.counters.forkRmapOps++;
   }
 
   vmaCopy(src: Vma, dst: Vma): void {

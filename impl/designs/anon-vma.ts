@@ -215,7 +215,10 @@ class AnonVmaDesign implements RmapDesign {
   vmaFork(parent: Vma, child: Vma): void {
     this.chargeVmaFields(child);
     const av = parent.anonVma as AnonVma | null;
-    if (av !== null && this.mutant !== "no-join-at-fork") this.anonVmaLink(child, av);
+    if (av !== null && this.mutant !== "no-join-at-fork") {
+      this.anonVmaLink(child, av);
+      this.k.counters.forkRmapOps++;
+    }
   }
 
   /** kernel: copy_vma(): the kernel copied src's anon_vma into dst; dst joins it in vmaLink. */

@@ -155,6 +155,7 @@ class AnonmmDesign implements RmapDesign {
     head.count++; // the member's reference on its head
     head.members.push(a);
     this.k.counters.objectsAllocatedAtFork++;
+    this.k.counters.forkRmapOps++;
   }
 
   /** kernel: exit_rmap(): after exit_mmap has zapped every PTE of the mm. */

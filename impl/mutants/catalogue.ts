@@ -201,6 +201,40 @@ export const catalogue: MutantEntry[] = [
     minimal: [anon(1, 1, 1), w(1, 1, 1), fork(1, 2), anon(2, 2, 1), w(2, 2, 2)],
     quick: false,
   },
+  {
+    id: "H3",
+    design: "anon-vma-chain",
+    quirks: ["merge-import-from-vma-only"],
+    correct: "anon-vma-chain",
+    title: "a lower vma expanding over next's pages does not join next's anon_vma",
+    story:
+      "2.6.34-rc1..rc3: after the switch to anon_vma chains (5beb49305251), vma_adjust() cloned into an importer without an anon_vma only from `vma` itself, so when the lower vma grew over the next one (a merge removing next, or mprotect moving the boundary up) the pages it imported kept an anon_vma its chain did not hold; unlinking next then freed that anon_vma under them. Linus Torvalds's \"vma_adjust: fix the copying of anon_vma chains\" (287d97ac0321, 2.6.34-rc4) names the exporter; the regression hunt is LWN's \"The case of the overly anonymous anon_vma\" (April 2010).",
+    invariants: ["I6", "I4", "I1"],
+    minimal: [
+      { op: "mmap", mm: 1, addr: 1, len: 1, kind: "anon", prot: "r", fixed: true },
+      anon(1, 2, 1),
+      w(1, 2, 1),
+      { op: "mprotect", mm: 1, addr: 2, len: 1, prot: "r" },
+    ],
+    quick: true,
+  },
+  {
+    id: "H4",
+    design: "anon-vma-chain-3.19",
+    mutant: "clone-before-assign",
+    correct: "anon-vma-chain",
+    title: "vma_adjust clones the exporter's chain before setting the importer's anon_vma",
+    story:
+      "3.19-rc1..rc3: 7a3ef208e662 made anon_vma_clone() treat a destination without an anon_vma as a fork child that may reuse an ancestor; vma_adjust() still set importer->anon_vma only after the clone, so the degree was counted on a reused ancestor (or on nothing) and the exporter's anon_vma was one vma short, until unlink_anon_vmas() hit BUG_ON(anon_vma->degree) (\"kernel BUG at mm/rmap.c:399\"). Fixed by b800c91a0517 \"mm: fix corner case in anon_vma endless growing prevention\" (Konstantin Khlebnikov, 3.19-rc4). The design's I8 check (degree = children + active vmas) catches it at the merge.",
+    invariants: ["I8"],
+    minimal: [
+      { op: "mmap", mm: 1, addr: 1, len: 1, kind: "anon", prot: "r", fixed: true },
+      anon(1, 2, 1),
+      w(1, 2, 1),
+      { op: "mprotect", mm: 1, addr: 2, len: 1, prot: "r" },
+    ],
+    quick: true,
+  },
 ];
 
 export const findMutant = (name: string): MutantEntry | undefined =>

@@ -104,6 +104,7 @@ export class PteChainStore {
 
   /** kernel: page_add_rmap() */
   add(page: Page, mm: Mm, addr: number, cause: ChainCause): void {
+    if (cause === "fork") this.k.counters.forkRmapOps++;
     const pte: PteAddr = { mm, addr };
     const r = PteChainStore.rmapOf(page);
     if (r === undefined) {
