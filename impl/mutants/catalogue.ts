@@ -34,6 +34,14 @@ const anon = (mm: number, addr: number, len: number): Cmd => ({ op: "mmap", mm, 
 const w = (mm: number, addr: number, token: number): Cmd => ({ op: "write", mm, addr, token });
 const fork = (mm: number, child: number): Cmd => ({ op: "fork", mm, child });
 
+/** A read-only vma without an anon_vma below a written one; mprotect makes the lower absorb the upper. */
+const importMerge: readonly Cmd[] = [
+  { op: "mmap", mm: 1, addr: 1, len: 1, kind: "anon", prot: "r", fixed: true },
+  anon(1, 2, 1),
+  w(1, 2, 1),
+  { op: "mprotect", mm: 1, addr: 2, len: 1, prot: "r" },
+];
+
 export const catalogue: MutantEntry[] = [
   {
     id: "P0",
@@ -210,12 +218,7 @@ export const catalogue: MutantEntry[] = [
     story:
       "2.6.34-rc1..rc3: after the switch to anon_vma chains (5beb49305251), vma_adjust() cloned into an importer without an anon_vma only from `vma` itself, so when the lower vma grew over the next one (a merge removing next, or mprotect moving the boundary up) the pages it imported kept an anon_vma its chain did not hold; unlinking next then freed that anon_vma under them. Linus Torvalds's \"vma_adjust: fix the copying of anon_vma chains\" (287d97ac0321, 2.6.34-rc4) names the exporter; the regression hunt is LWN's \"The case of the overly anonymous anon_vma\" (April 2010).",
     invariants: ["I6", "I4", "I1"],
-    minimal: [
-      { op: "mmap", mm: 1, addr: 1, len: 1, kind: "anon", prot: "r", fixed: true },
-      anon(1, 2, 1),
-      w(1, 2, 1),
-      { op: "mprotect", mm: 1, addr: 2, len: 1, prot: "r" },
-    ],
+    minimal: importMerge,
     quick: true,
   },
   {
@@ -227,12 +230,7 @@ export const catalogue: MutantEntry[] = [
     story:
       "3.19-rc1..rc3: 7a3ef208e662 made anon_vma_clone() treat a destination without an anon_vma as a fork child that may reuse an ancestor; vma_adjust() still set importer->anon_vma only after the clone, so the degree was counted on a reused ancestor (or on nothing) and the exporter's anon_vma was one vma short, until unlink_anon_vmas() hit BUG_ON(anon_vma->degree) (\"kernel BUG at mm/rmap.c:399\"). Fixed by b800c91a0517 \"mm: fix corner case in anon_vma endless growing prevention\" (Konstantin Khlebnikov, 3.19-rc4). The design's I8 check (degree = children + active vmas) catches it at the merge.",
     invariants: ["I8"],
-    minimal: [
-      { op: "mmap", mm: 1, addr: 1, len: 1, kind: "anon", prot: "r", fixed: true },
-      anon(1, 2, 1),
-      w(1, 2, 1),
-      { op: "mprotect", mm: 1, addr: 2, len: 1, prot: "r" },
-    ],
+    minimal: importMerge,
     quick: true,
   },
 ];
