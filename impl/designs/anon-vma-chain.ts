@@ -80,7 +80,7 @@ import type { AnonAdd, DesignInfo, RmapDesign } from "../design.js";
 import type { Kernel } from "../kernel.js";
 import { nextVma, prevVma } from "../mmap.js";
 import { Slab } from "../slab.js";
-import { IMmapList } from "../structures/immap-list.js";
+import { IMmapIntervalTree } from "../structures/immap-trees.js";
 import { IntervalTree } from "../structures/interval-tree.js";
 import { type IMmap, type Page, VM_READ, VM_WRITE, type Vma, linearPageIndex, vmaAddress } from "../types.js";
 
@@ -424,17 +424,22 @@ class AnonVmaChainDesign implements RmapDesign {
   // --- the walk (rmap_walk_anon / rmap_walk_file) --------------------------------------------
 
   walk(page: Page, visit: (vma: Vma, addr: number) => boolean): void {
+    // kernel: the walk stops once every mapping is found — try_to_unmap's rwc->done is
+    // folio_not_mapped(), folio_referenced_one() returns false when pra->mapcount reaches 0.
+    let mapcount = page.mapcount;
     const one = (vma: Vma): boolean => {
       const addr = vmaAddress(page, vma);
-      if (addr === undefined) return true;
-      return !this.k.ptePointsTo(vma.mm, addr, page.pfn) || visit(vma, addr);
+      if (addr === undefined || !this.k.ptePointsTo(vma.mm, addr, page.pfn)) return true;
+      if (!visit(vma, addr)) return false;
+      return --mapcount > 0;
     };
+    if (mapcount === 0) return; // callers test folio_mapped() first
     if (!page.anon) {
       page.file?.iMmap.query(page.index, page.index, (vma) => one(vma));
       return;
     }
     // kernel: folio_lock_anon_vma_read() gives up on an unmapped page: its mapping may be stale.
-    if (page.mapcount === 0 || page.mapping === null) return;
+    if (page.mapping === null) return;
     const av = page.mapping as AnonVma;
     av.rbRoot.query(page.index, page.index, (avc) => one(avc.vma));
   }
@@ -562,7 +567,7 @@ class AnonVmaChainDesign implements RmapDesign {
 export function makeAnonVmaChain(
   name: string,
   rule: ReuseRule,
-  createIMmap: IMmapFactory = (onVisit) => new IMmapList(onVisit),
+  createIMmap: IMmapFactory = (onVisit) => new IMmapIntervalTree(onVisit),
 ): DesignInfo {
   return {
     name,
