@@ -86,9 +86,14 @@ export function buildExecutor(opts: { ifStale?: boolean } = {}): void {
   const fresh =
     existsSync(bin) && !(opts.ifStale && existsSync(src) && statSync(src).mtimeMs > statSync(bin).mtimeMs);
   if (fresh) return;
-  spawnSync(process.execPath, [join(root, "scripts", "build-executor.mjs")], { stdio: "ignore" });
+  const r = spawnSync(process.execPath, [join(root, "scripts", "build-executor.mjs")], { encoding: "utf8" });
+  // The script prints "build-executor: skipped (no C compiler (cc)); …" when it cannot build.
+  buildSkipped = /skipped \((.*)\);/.exec(r.stdout ?? "")?.[1];
   supportCache = undefined;
 }
+
+/** Why the last build attempt was skipped (no compiler, not Linux, …), if it was. */
+let buildSkipped: string | undefined;
 
 let supportCache: HostSupport | undefined;
 
@@ -107,7 +112,9 @@ function checkSupport(): HostSupport {
   } catch (e) {
     return { ok: false, why: String(e) };
   }
-  if (!existsSync(bin)) return { ok: false, why: `executor not built (${bin}); run node scripts/build-executor.mjs` };
+  if (!existsSync(bin)) {
+    return { ok: false, why: buildSkipped ? `it could not be built: ${buildSkipped}` : `executor not built (${bin}); run node scripts/build-executor.mjs` };
+  }
   const r = spawnSync(bin, ["--selfcheck"], { encoding: "utf8", timeout: 10_000 });
   if (r.error) return { ok: false, why: `executor selfcheck did not run: ${r.error.message}` };
   const line = (r.stdout ?? "").trim();
