@@ -9,7 +9,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findDesign } from "../impl/designs/index.js";
 import { type MutantEntry, catalogue, findMutant, mutantLabel } from "../impl/mutants/catalogue.js";
-import { checkDesign } from "../properties/property.js";
+import { type Counterexample, type PropertyOptions, checkDesign } from "../properties/property.js";
+import { CHUNK_RUNS, chunkSeed } from "./campaign.js";
 import { barChart } from "./charts.js";
 import { EXIT_COUNTEREXAMPLE, EXIT_OK, UsageError } from "./errors.js";
 import { Progress } from "./progress.js";
@@ -64,30 +65,53 @@ const median = (xs: number[]) => {
   return s[Math.floor((s.length - 1) / 2)];
 };
 
+/**
+ * Search in chunks of CHUNK_RUNS runs, each with its own seed derived from `seed`, as
+ * `run --time-limit` does: fast-check cannot be told to stop early, and one check of a
+ * billion runs kept generating (cheap, but not free) plans long after the time was up.
+ */
+function search(
+  opts: Omit<PropertyOptions, "seed" | "runs" | "shouldStop" | "onRun">,
+  seed: number,
+  budget: { runs: number; seconds: number },
+): { runs: number; commands: number; counterexample?: Counterexample; foundAt: number; started: number } {
+  const started = Date.now();
+  const out = () => Date.now() - started > budget.seconds * 1000;
+  let runs = 0;
+  let commands = 0;
+  let foundAt = 0;
+  for (let chunk = 0; runs < budget.runs && !out(); chunk++) {
+    const r = checkDesign({
+      ...opts,
+      seed: chunkSeed(seed, chunk),
+      runs: Math.min(CHUNK_RUNS, budget.runs - runs),
+      onRun: () => {
+        foundAt = Date.now();
+      },
+      shouldStop: out,
+    });
+    if (r.counterexample) {
+      const cx = { ...r.counterexample, runsToFailure: runs + r.counterexample.runsToFailure, commandsToFailure: commands + r.counterexample.commandsToFailure };
+      return { runs: cx.runsToFailure, commands: cx.commandsToFailure, counterexample: cx, foundAt, started };
+    }
+    runs += r.runs;
+    commands += r.commands;
+  }
+  return { runs, commands, foundAt, started };
+}
+
 /** Hunt one mutant with one seed, until found or out of time. */
 export function huntOne(m: MutantEntry, seed: number, timeLimit: number): SeedOutcome {
   const design = findDesign(m.design);
   if (!design) throw new UsageError(`catalogue entry ${m.id} names unknown design '${m.design}'`);
-  const started = Date.now();
-  let foundAt = 0;
-  const r = checkDesign({
-    design,
-    mutant: m.mutant,
-    quirks: m.quirks,
-    seed,
-    runs: 1_000_000_000,
-    onRun: () => {
-      foundAt = Date.now();
-    },
-    shouldStop: () => Date.now() - started > timeLimit * 1000,
-  });
+  const r = search({ design, mutant: m.mutant, quirks: m.quirks }, seed, { runs: Number.POSITIVE_INFINITY, seconds: timeLimit });
   const cx = r.counterexample;
   return {
     seed,
-    found: !r.ok,
-    seconds: Number((((cx ? foundAt : Date.now()) - started) / 1000).toFixed(3)),
-    runs: cx?.runsToFailure ?? r.runs,
-    commands: cx?.commandsToFailure ?? r.commands,
+    found: cx !== undefined,
+    seconds: Number((((cx ? r.foundAt : Date.now()) - r.started) / 1000).toFixed(3)),
+    runs: r.runs,
+    commands: r.commands,
     shrunkLength: cx?.commands.length,
     invariant: cx?.failure.invariant,
   };
@@ -138,8 +162,7 @@ export async function huntCommand(flags: HuntFlags): Promise<number> {
       let failure: string | undefined;
       for (let seed = 1; seed <= flags.seeds && !failure; seed++) {
         progress.update(() => `hunt: control ${name}, seed ${seed}/${flags.seeds}`);
-        const started = Date.now();
-        const r = checkDesign({ design, seed, runs: budget, shouldStop: () => Date.now() - started > flags.timeLimit * 1000 });
+        const r = search({ design }, seed, { runs: budget, seconds: flags.timeLimit });
         runs += r.runs;
         commands += r.commands;
         if (r.counterexample) failure = `${r.counterexample.failure.invariant}: ${r.counterexample.failure.message} (seed ${seed})`;
