@@ -32,7 +32,11 @@ export interface PropertyOptions {
   readonly incremental?: boolean;
   /** Called after every run (the CLI draws progress from it; properties/ reads no clock). */
   readonly onRun?: (runsDone: number, commands: number) => void;
-  /** Asked after every run; true stops the search (time limits live in the CLI). */
+  /**
+   * Asked after every run; true makes the remaining runs return at once (time limits live in
+   * the CLI). fast-check still generates a plan for each of them, so keep `runs` small (the
+   * CLI's chunks of CHUNK_RUNS) when a stop is expected.
+   */
   readonly shouldStop?: () => boolean;
   /**
    * Shrink a counterexample (default). Off for mutation testing, where only the verdict
