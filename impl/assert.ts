@@ -31,8 +31,12 @@ export class InvariantError extends Error {
   }
 }
 
-export function assert(cond: boolean, invariant: InvariantId, message: string, ...objects: unknown[]): asserts cond {
-  if (!cond) throw new InvariantError(invariant, message, objects);
+/**
+ * `message` may be a function: it is called only when the assertion fails, so the hot path
+ * formats no strings (a vma's or page's toString costs more than most checks).
+ */
+export function assert(cond: boolean, invariant: InvariantId, message: string | (() => string), ...objects: unknown[]): asserts cond {
+  if (!cond) throw new InvariantError(invariant, typeof message === "string" ? message : message(), objects);
 }
 
 /** A freed object was touched: the simulated kernel's use-after-free (I4). */

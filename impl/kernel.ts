@@ -128,9 +128,9 @@ export class Kernel {
   /** kernel: put_page(): drop one reference; free the page at zero. */
   putPage(page: Page, where: string): void {
     page.count--;
-    assert(page.count >= 0, "I8", `${page}: count below zero at ${where}`, page);
+    assert(page.count >= 0, "I8", () => `${page}: count below zero at ${where}`, page);
     if (page.count > 0) return;
-    assert(page.mapcount === 0, "I8", `${page}: freed with mapcount ${page.mapcount} at ${where}`, page);
+    assert(page.mapcount === 0, "I8", () => `${page}: freed with mapcount ${page.mapcount} at ${where}`, page);
     this.design.pageFree(page);
     this.frames[page.pfn] = null;
     this.freeList.push(page.pfn);
@@ -167,7 +167,7 @@ export class Kernel {
       return;
     }
     const page = this.pageAt(pte.pfn);
-    assert(page !== null, "KERNEL", `zap: PTE (mm${vma.mm.id}, ${addr}) maps free frame ${pte.pfn}`);
+    assert(page !== null, "KERNEL", () => `zap: PTE (mm${vma.mm.id}, ${addr}) maps free frame ${pte.pfn}`);
     if (pte.dirty && page.file) page.flags |= PG_dirty;
     this.design.pageRemove(page, vma, addr);
     page.mapcount--;
@@ -228,7 +228,7 @@ export class Kernel {
   /** kernel: swap_free(): one swap PTE fewer. */
   swapPut(slot: SwapSlot): void {
     const entry = this.swap.get(slot);
-    assert(entry !== undefined && entry.count > 0, "I8", `swap slot ${slot} over-freed`);
+    assert(entry !== undefined && entry.count > 0, "I8", () => `swap slot ${slot} over-freed`);
     entry.count--;
     if (entry.count > 0) return;
     // kernel: try_to_free_swap(): no swap PTE is left, so the swap-cache copy is not needed.
@@ -335,7 +335,7 @@ export class Kernel {
   /** kernel: do_swap_page(). */
   private swapIn(vma: Vma, addr: number, slot: SwapSlot): PresentPte {
     const entry = this.swap.get(slot);
-    assert(entry !== undefined, "KERNEL", `swap PTE (mm${vma.mm.id}, ${addr}) to free slot ${slot}`);
+    assert(entry !== undefined, "KERNEL", () => `swap PTE (mm${vma.mm.id}, ${addr}) to free slot ${slot}`);
     this.counters.swapins++;
     if (entry.outBy !== -1 && entry.outBy !== vma.mm.id) this.counters.swapinsByOtherMm++;
     let page = this.swapCache.get(slot);
@@ -374,7 +374,7 @@ export class Kernel {
       const cached = this.swapCache.get(pte.slot);
       if (cached) return this.frameData[cached.pfn] as number;
       const entry = this.swap.get(pte.slot);
-      assert(entry !== undefined, "KERNEL", `swap PTE (mm${mm.id}, ${addr}) to free slot ${pte.slot}`);
+      assert(entry !== undefined, "KERNEL", () => `swap PTE (mm${mm.id}, ${addr}) to free slot ${pte.slot}`);
       return entry.data;
     }
     const file = vma.vmFile;

@@ -38,7 +38,7 @@ export class Slab {
   /** kernel: kmem_cache_alloc() */
   alloc<T extends object>(kind: string, obj: T): T {
     const size = this.sizes[kind];
-    assert(size !== undefined, "KERNEL", `slab: unknown structure kind ${kind}`);
+    assert(size !== undefined, "KERNEL", () => `slab: unknown structure kind ${kind}`);
     const n = (this.live.get(kind) ?? 0) + 1;
     this.live.set(kind, n);
     this.allocated.set(kind, (this.allocated.get(kind) ?? 0) + 1);
@@ -52,10 +52,10 @@ export class Slab {
 
   /** kernel: kmem_cache_free(). `where` names the freeing site for use-after-free reports. */
   free(kind: string, obj: object, where: string): void {
-    assert(!isFreed(obj), "I4", `double free of a ${kind} at ${where}`, obj);
+    assert(!isFreed(obj), "I4", () => `double free of a ${kind} at ${where}`, obj);
     const size = this.sizes[kind];
     const n = this.live.get(kind) ?? 0;
-    assert(size !== undefined && n > 0, "KERNEL", `slab: free of ${kind} with none live`);
+    assert(size !== undefined && n > 0, "KERNEL", () => `slab: free of ${kind} with none live`);
     this.live.set(kind, n - 1);
     this.liveBytes32 -= size.ilp32;
     this.liveBytes64 -= size.lp64;

@@ -218,8 +218,8 @@ function movePte(k: Kernel, mm: Mm, from: number, to: number): void {
   if (!pte) return;
   const oldVma = findVma(mm, from);
   const newVma = findVma(mm, to);
-  assert(oldVma !== undefined, "KERNEL", `mremap: no vma at source ${from}`);
-  assert(newVma !== undefined, "KERNEL", `mremap: no vma at destination ${to}`);
+  assert(oldVma !== undefined, "KERNEL", () => `mremap: no vma at source ${from}`);
+  assert(newVma !== undefined, "KERNEL", () => `mremap: no vma at destination ${to}`);
   if (pte.kind === "swap" && (k.swap.get(pte.slot)?.count ?? 0) > 1) k.counters.mremapMovesShared++;
   if (pte.kind === "present") {
     const page = k.pageAt(pte.pfn) as Page;
@@ -238,7 +238,7 @@ function movePte(k: Kernel, mm: Mm, from: number, to: number): void {
 /** kernel: vma_merge_extend(): the vma ending at `at` grows by `by` pages, merging with next. */
 function growLast(k: Kernel, mm: Mm, at: number, by: number): void {
   const vma = findVma(mm, at - 1);
-  assert(vma !== undefined && vma.vmEnd === at, "KERNEL", `mremap: no vma ends at ${at}`);
+  assert(vma !== undefined && vma.vmEnd === at, "KERNEL", () => `mremap: no vma ends at ${at}`);
   adjustVma(k, vma, vma.vmStart, vma.vmEnd + by, vma.vmPgoff);
   const next = nextVma(mm, vma);
   if (next && mergeable(k, vma, next)) absorb(k, vma, next, "mremap expand");
@@ -263,7 +263,7 @@ function sysFork(k: Kernel, parent: Mm, childId: number): void {
       if (!pte) continue;
       if (pte.kind === "swap") {
         const entry = k.swap.get(pte.slot);
-        assert(entry !== undefined, "KERNEL", `fork: swap PTE to free slot ${pte.slot}`);
+        assert(entry !== undefined, "KERNEL", () => `fork: swap PTE to free slot ${pte.slot}`);
         entry.count++;
         child.pt.set(addr, { kind: "swap", slot: pte.slot });
         continue;

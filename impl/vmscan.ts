@@ -36,7 +36,7 @@ function tryToUnmap(k: Kernel, page: Page, onUnmap: (m: Mapping) => void): boole
   }
   for (const m of found) {
     const pte = m.vma.mm.pt.get(m.addr);
-    assert(pte?.kind === "present" && pte.pfn === page.pfn, "I2", `walk of ${page} visited (mm${m.vma.mm.id}, ${m.addr}), which does not map it`);
+    assert(pte?.kind === "present" && pte.pfn === page.pfn, "I2", () => `walk of ${page} visited (mm${m.vma.mm.id}, ${m.addr}), which does not map it`);
     if (pte.dirty) page.flags |= PG_dirty;
     k.design.pageRemove(page, m.vma, m.addr);
     page.mapcount--;
@@ -66,9 +66,9 @@ export function swapOutPage(k: Kernel, page: Page): boolean {
   page.flags |= PG_locked;
   if ((page.flags & PG_swapcache) === 0) k.addToSwapCache(page, k.newSwapSlot(0));
   const slot = page.private;
-  assert(slot !== null, "KERNEL", `${page} in swap cache without a slot`);
+  assert(slot !== null, "KERNEL", () => `${page} in swap cache without a slot`);
   const entry = k.swap.get(slot);
-  assert(entry !== undefined, "KERNEL", `${page} in swap cache with a freed slot ${slot}`);
+  assert(entry !== undefined, "KERNEL", () => `${page} in swap cache with a freed slot ${slot}`);
   const ok = tryToUnmap(k, page, (m) => {
     m.vma.mm.pt.set(m.addr, { kind: "swap", slot });
     entry.count++;
@@ -136,7 +136,7 @@ export function migratePage(k: Kernel, page: Page): boolean {
   k.design.pageMigrate(page, nw);
   for (const m of found) {
     const pte = m.vma.mm.pt.get(m.addr);
-    assert(pte?.kind === "present" && pte.pfn === page.pfn, "I2", `walk of ${page} visited (mm${m.vma.mm.id}, ${m.addr}), which does not map it`);
+    assert(pte?.kind === "present" && pte.pfn === page.pfn, "I2", () => `walk of ${page} visited (mm${m.vma.mm.id}, ${m.addr}), which does not map it`);
     pte.pfn = nw.pfn;
     page.mapcount--;
     page.count--;

@@ -129,7 +129,7 @@ const VM_ACCESS_FLAGS = VM_READ | VM_WRITE;
 /** vma.rmap: the same_vma list, newest first (kernel: list_add in anon_vma_chain_link). */
 function chainOf(vma: Vma): AnonVmaChain[] {
   const chain = vma.rmap as AnonVmaChain[] | undefined;
-  assert(chain !== undefined, "KERNEL", `${vma} has no anon_vma_chain list (never linked)`, vma);
+  assert(chain !== undefined, "KERNEL", () => `${vma} has no anon_vma_chain list (never linked)`, vma);
   return chain;
 }
 
@@ -189,7 +189,7 @@ class AnonVmaChainDesign implements RmapDesign {
   /** kernel: put_anon_vma() → __put_anon_vma(): a freed non-root drops its root's reference. */
   private putAnonVma(av: AnonVma, where: string): void {
     av.refcount--;
-    assert(av.refcount >= 0, "I8", `${avName(av)}: refcount below zero at ${where}`, av);
+    assert(av.refcount >= 0, "I8", () => `${avName(av)}: refcount below zero at ${where}`, av);
     if (av.refcount > 0) return;
     const root = av.root;
     this.anonVmaFree(av, where);
@@ -200,7 +200,7 @@ class AnonVmaChainDesign implements RmapDesign {
   }
 
   private anonVmaFree(av: AnonVma, where: string): void {
-    assert(av.rbRoot.size() === 0, "I8", `${avName(av)} freed with ${av.rbRoot.size()} chain(s) on its tree`, av);
+    assert(av.rbRoot.size() === 0, "I8", () => `${avName(av)} freed with ${av.rbRoot.size()} chain(s) on its tree`, av);
     this.live.delete(av);
     this.slab.free("anon_vma", av, where);
   }
@@ -310,7 +310,7 @@ class AnonVmaChainDesign implements RmapDesign {
       this.anonVmaClone(keep, gone);
       return;
     }
-    assert(keep.anonVma === gone.anonVma, "KERNEL", `merge of ${keep} and ${gone} with different anon_vmas`, keep, gone);
+    assert(keep.anonVma === gone.anonVma, "KERNEL", () => `merge of ${keep} and ${gone} with different anon_vmas`, keep, gone);
   }
 
   /** kernel: anon_vma_fork(child, parent). */
@@ -393,7 +393,7 @@ class AnonVmaChainDesign implements RmapDesign {
 
   /** kernel: __page_set_anon_rmap() via page_add_new_anon_rmap() / page_add_anon_rmap(). */
   pageAddAnon(page: Page, vma: Vma, addr: number, how: AnonAdd): void {
-    assert(vma.anonVma !== null, "KERNEL", `anon page added to ${vma} without anon_vma_prepare`, vma);
+    assert(vma.anonVma !== null, "KERNEL", () => `anon page added to ${vma} without anon_vma_prepare`, vma);
     if (how !== "new" && (page.mapcount > 0 || page.mapping !== null)) return; // not first, or PageAnon already
     let av = vma.anonVma as AnonVma;
     // A page other mms may map (their swap PTEs) must get the oldest anon_vma (B4).
@@ -408,7 +408,7 @@ class AnonVmaChainDesign implements RmapDesign {
 
   /** kernel: page_move_anon_rmap(): an exclusive page reused by do_wp_page moves to vma's anon_vma. */
   pageReuse(page: Page, vma: Vma): void {
-    assert(vma.anonVma !== null, "KERNEL", `COW reuse in ${vma} without anon_vma`, vma);
+    assert(vma.anonVma !== null, "KERNEL", () => `COW reuse in ${vma} without anon_vma`, vma);
     page.mapping = vma.anonVma;
   }
 
@@ -462,19 +462,19 @@ class AnonVmaChainDesign implements RmapDesign {
           if (pte?.kind !== "present") continue;
           const page = this.k.pageAt(pte.pfn);
           if (!page) continue; // the kernel's checker reports PTEs to free frames
-          const where = `(mm${mm.id}, ${addr})`;
-          assert(page.index === linearPageIndex(vma, addr), "I7", `${page} at ${where}: index ${page.index} ≠ linear_page_index ${linearPageIndex(vma, addr)}`, page, vma);
+          const where = () => `(mm${mm.id}, ${addr})`;
+          assert(page.index === linearPageIndex(vma, addr), "I7", () => `${page} at ${where()}: index ${page.index} ≠ linear_page_index ${linearPageIndex(vma, addr)}`, page, vma);
           if (!page.anon) continue;
           const av = page.mapping as AnonVma | null;
-          assert(av !== null, "I6", `${page} mapped at ${where} has no anon_vma`, page);
-          assert(!isFreed(av), "I4", `${page} mapped at ${where}: its anon_vma was freed`, page);
+          assert(av !== null, "I6", () => `${page} mapped at ${where()} has no anon_vma`, page);
+          assert(!isFreed(av), "I4", () => `${page} mapped at ${where()}: its anon_vma was freed`, page);
           onChain ??= new Set(chainOf(vma).map((avc) => avc.anonVma));
-          assert(onChain.has(av), "I6", `${page} mapped at ${where}: its ${avName(av)} is not on ${vma}'s chain`, page, vma);
+          assert(onChain.has(av), "I6", () => `${page} mapped at ${where()}: its ${avName(av)} is not on ${vma}'s chain`, page, vma);
         }
       }
     }
     for (const page of this.k.swapCache.values()) {
-      if (page.mapping !== null && page.anon) assert(!isFreed(page.mapping as object), "I4", `swap-cache ${page}: its anon_vma was freed`, page);
+      if (page.mapping !== null && page.anon) assert(!isFreed(page.mapping as object), "I4", () => `swap-cache ${page}: its anon_vma was freed`, page);
     }
   }
 
@@ -488,18 +488,18 @@ class AnonVmaChainDesign implements RmapDesign {
         chains += chain.length;
         const set = new Set<AnonVma>();
         for (const avc of chain) {
-          assert(!isFreed(avc), "I4", `${vma}'s chain holds a freed anon_vma_chain`, vma);
-          assert(!isFreed(avc.anonVma) && this.live.has(avc.anonVma), "I4", `${vma}'s chain holds a freed anon_vma`, vma);
-          assert(avc.vma === vma, "I8", `${vma}'s chain holds a chain object of ${avc.vma}`, vma);
-          assert(!set.has(avc.anonVma), "I8", `${vma}'s chain holds ${avName(avc.anonVma)} twice`, vma);
+          assert(!isFreed(avc), "I4", () => `${vma}'s chain holds a freed anon_vma_chain`, vma);
+          assert(!isFreed(avc.anonVma) && this.live.has(avc.anonVma), "I4", () => `${vma}'s chain holds a freed anon_vma`, vma);
+          assert(avc.vma === vma, "I8", () => `${vma}'s chain holds a chain object of ${avc.vma}`, vma);
+          assert(!set.has(avc.anonVma), "I8", () => `${vma}'s chain holds ${avName(avc.anonVma)} twice`, vma);
           set.add(avc.anonVma);
         }
         if (vma.anonVma === null) {
-          assert(chain.length === 0, "I8", `${vma} has a chain but no anon_vma`, vma);
+          assert(chain.length === 0, "I8", () => `${vma} has a chain but no anon_vma`, vma);
           continue;
         }
         const av = vma.anonVma as AnonVma;
-        assert(set.has(av), "I6", `${vma}'s own ${avName(av)} is not on its chain`, vma);
+        assert(set.has(av), "I6", () => `${vma}'s own ${avName(av)} is not on its chain`, vma);
         const first = firstWith.get(av);
         if (!first) {
           firstWith.set(av, { vma, set });
@@ -507,7 +507,7 @@ class AnonVmaChainDesign implements RmapDesign {
         }
         const same = first.set.size === set.size && [...set].every((x) => first.set.has(x));
         const ids = (s: Set<AnonVma>) => [...s].map((x) => `#${x.id}`).join(",");
-        assert(same, "I5", `${first.vma} and ${vma} share ${avName(av)} but their chains differ: {${ids(first.set)}} vs {${ids(set)}}`, first.vma, vma);
+        assert(same, "I5", () => `${first.vma} and ${vma} share ${avName(av)} but their chains differ: {${ids(first.set)}} vs {${ids(set)}}`, first.vma, vma);
       }
     }
     return chains;
@@ -526,26 +526,26 @@ class AnonVmaChainDesign implements RmapDesign {
       const n = av.rbRoot.size();
       inTrees += n;
       for (const avc of av.rbRoot.items()) {
-        assert(avc.anonVma === av, "I8", `chain of ${avc.vma} on #${av.id}'s tree belongs to #${avc.anonVma.id}`);
-        assert(!isFreed(avc.vma), "I4", `#${av.id}'s tree holds a chain of a freed vma`);
+        assert(avc.anonVma === av, "I8", () => `chain of ${avc.vma} on #${av.id}'s tree belongs to #${avc.anonVma.id}`);
+        assert(!isFreed(avc.vma), "I4", () => `#${av.id}'s tree holds a chain of a freed vma`);
       }
       if (n > 0) bump(children, av.parent);
       if (av.root !== av) bump(descendants, av.root);
-      assert(this.live.has(av.root), "I4", `anon_vma #${av.id}'s root was freed`);
+      assert(this.live.has(av.root), "I4", () => `anon_vma #${av.id}'s root was freed`);
     }
-    assert(inTrees === chains, "I8", `${inTrees} chain objects on anon_vma trees, ${chains} on vma chains`);
+    assert(inTrees === chains, "I8", () => `${inTrees} chain objects on anon_vma trees, ${chains} on vma chains`);
     for (const av of this.live) {
       const ch = children.get(av) ?? 0;
       const ac = active.get(av) ?? 0;
       if (this.rule === "6.0") {
-        assert(av.numChildren === ch, "I8", `anon_vma #${av.id}: num_children ${av.numChildren}, recomputed ${ch}`, av);
-        assert(av.numActiveVmas === ac, "I8", `anon_vma #${av.id}: num_active_vmas ${av.numActiveVmas}, recomputed ${ac}`, av);
+        assert(av.numChildren === ch, "I8", () => `anon_vma #${av.id}: num_children ${av.numChildren}, recomputed ${ch}`, av);
+        assert(av.numActiveVmas === ac, "I8", () => `anon_vma #${av.id}: num_active_vmas ${av.numActiveVmas}, recomputed ${ac}`, av);
       } else {
-        assert(av.degree === ch + ac, "I8", `anon_vma #${av.id}: degree ${av.degree}, recomputed ${ch} children + ${ac} vmas`, av);
+        assert(av.degree === ch + ac, "I8", () => `anon_vma #${av.id}: degree ${av.degree}, recomputed ${ch} children + ${ac} vmas`, av);
       }
       const refs = (av.rbRoot.size() > 0 ? 1 : 0) + (av.root === av ? (descendants.get(av) ?? 0) : 0);
-      assert(av.refcount === refs, "I8", `anon_vma #${av.id}: refcount ${av.refcount}, recomputed ${refs}`, av);
-      assert(refs > 0, "I9", `anon_vma #${av.id} is unreferenced but not freed`, av);
+      assert(av.refcount === refs, "I8", () => `anon_vma #${av.id}: refcount ${av.refcount}, recomputed ${refs}`, av);
+      assert(refs > 0, "I9", () => `anon_vma #${av.id} is unreferenced but not freed`, av);
     }
   }
 

@@ -112,7 +112,7 @@ class AnonVmaRfcDesign implements RmapDesign {
   }
 
   private anonVmaLink(vma: Vma, av: AnonVma): void {
-    assert(!av.head.includes(vma), "I8", `${vma} queued twice on ${avName(av)}`, vma, av);
+    assert(!av.head.includes(vma), "I8", () => `${vma} queued twice on ${avName(av)}`, vma, av);
     vma.anonVma = av;
     av.head.unshift(vma);
   }
@@ -122,7 +122,7 @@ class AnonVmaRfcDesign implements RmapDesign {
     const av = vma.anonVma as AnonVma | null;
     if (av === null) return;
     const i = av.head.indexOf(vma);
-    assert(i >= 0, "I8", `${vma} unlinked from ${avName(av)} but not on its list`, vma, av);
+    assert(i >= 0, "I8", () => `${vma} unlinked from ${avName(av)} but not on its list`, vma, av);
     av.head.splice(i, 1);
     if (av.head.length === 0) {
       this.live.delete(av);
@@ -154,7 +154,7 @@ class AnonVmaRfcDesign implements RmapDesign {
 
   /** The RFC's split: the new struct shares the anon_vma; direct pages keep the old struct. */
   vmaSplit(vma: Vma, nw: Vma): void {
-    assert(nw.anonVma === vma.anonVma, "KERNEL", `split: ${nw} does not share ${vma}'s anon_vma`);
+    assert(nw.anonVma === vma.anonVma, "KERNEL", () => `split: ${nw} does not share ${vma}'s anon_vma`);
   }
 
   /** The survivor adopts gone's anon_vma; direct pages keep pointing at gone. */
@@ -178,7 +178,7 @@ class AnonVmaRfcDesign implements RmapDesign {
   }
 
   vmaCopy(src: Vma, dst: Vma): void {
-    assert(dst.anonVma === src.anonVma, "KERNEL", `copy_vma: ${dst} does not carry ${src}'s anon_vma`);
+    assert(dst.anonVma === src.anonVma, "KERNEL", () => `copy_vma: ${dst} does not carry ${src}'s anon_vma`);
   }
 
   /** Equal, or one of them has none (kernel: is_mergeable_anon_vma of 2.6.7). */
@@ -220,7 +220,7 @@ class AnonVmaRfcDesign implements RmapDesign {
   pageDupAtFork(page: Page, parentVma: Vma): void {
     if (!page.anon || !pageDirect(page)) return;
     const av = parentVma.anonVma as AnonVma | null;
-    assert(av !== null, "KERNEL", `fork: ${parentVma} copied without an anon_vma`, parentVma);
+    assert(av !== null, "KERNEL", () => `fork: ${parentVma} copied without an anon_vma`, parentVma);
     this.setAnonVma(page, av);
   }
 
@@ -287,20 +287,20 @@ class AnonVmaRfcDesign implements RmapDesign {
         const av = vma.anonVma as AnonVma | null;
         if (av === null) continue;
         linked++;
-        assert(!isFreed(av), "I4", `${vma} points to a freed anon_vma`, vma);
-        assert(av.head.includes(vma), "I8", `${vma} points to ${avName(av)} but is not on its list`, vma, av);
+        assert(!isFreed(av), "I4", () => `${vma} points to a freed anon_vma`, vma);
+        assert(av.head.includes(vma), "I8", () => `${vma} points to ${avName(av)} but is not on its list`, vma, av);
       }
     }
     let queued = 0;
     for (const av of this.live) {
-      assert(av.head.length > 0, "I8", `${avName(av)} is live with an empty list`, av);
+      assert(av.head.length > 0, "I8", () => `${avName(av)} is live with an empty list`, av);
       for (const vma of av.head) {
-        assert(!isFreed(vma), "I4", `${avName(av)} lists a freed vma`, av);
-        assert(vma.anonVma === av, "I8", `${vma} is on ${avName(av)}'s list but points elsewhere`, vma, av);
+        assert(!isFreed(vma), "I4", () => `${avName(av)} lists a freed vma`, av);
+        assert(vma.anonVma === av, "I8", () => `${vma} is on ${avName(av)}'s list but points elsewhere`, vma, av);
       }
       queued += av.head.length;
     }
-    assert(queued === linked, "I8", `${queued} vmas queued on anon_vmas, ${linked} live vmas have one`);
+    assert(queued === linked, "I8", () => `${queued} vmas queued on anon_vmas, ${linked} live vmas have one`);
     this.checkPages();
   }
 
@@ -308,7 +308,7 @@ class AnonVmaRfcDesign implements RmapDesign {
     for (const page of this.k.pages()) {
       if (!page.anon || (page.mapcount === 0 && (page.flags & PG_swapcache) === 0)) continue;
       const target = page.mapping as object;
-      assert(!isFreed(target), "I4", `${page} points to ${pageDirect(page) ? vmaName(target as Vma) : "a freed anon_vma"}`, page);
+      assert(!isFreed(target), "I4", () => `${page} points to ${pageDirect(page) ? vmaName(target as Vma) : "a freed anon_vma"}`, page);
     }
     for (const mm of this.k.mms.values()) {
       for (const [addr, pte] of mm.pt) {
@@ -316,10 +316,10 @@ class AnonVmaRfcDesign implements RmapDesign {
         const page = this.k.pageAt(pte.pfn);
         const vma = findVma(mm, addr);
         if (page === null || vma === undefined) continue;
-        assert(page.index === linearPageIndex(vma, addr), "I7", `${page} index ${page.index} ≠ linear_page_index ${linearPageIndex(vma, addr)} at ${vma}:${addr}`, page, vma);
+        assert(page.index === linearPageIndex(vma, addr), "I7", () => `${page} index ${page.index} ≠ linear_page_index ${linearPageIndex(vma, addr)} at ${vma}:${addr}`, page, vma);
         if (!page.anon) continue;
         const want = pageDirect(page) ? vma : vma.anonVma;
-        if (page.mapping !== want) assert(false, "I6", `${page} mapped by ${vma} at ${addr}: ${this.explain(page, vma, addr)}`, page, vma);
+        if (page.mapping !== want) assert(false, "I6", () => `${page} mapped by ${vma} at ${addr}: ${this.explain(page, vma, addr)}`, page, vma);
       }
     }
   }

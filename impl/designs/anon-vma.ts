@@ -129,7 +129,7 @@ class AnonVmaDesign implements RmapDesign {
 
   /** kernel: anon_vma_link() / __anon_vma_link(): list_add(&vma->anon_vma_node, &anon_vma->head). */
   private anonVmaLink(vma: Vma, av: AnonVma): void {
-    assert(!av.head.includes(vma), "I8", `${vma} queued twice on ${avName(av)}`, vma, av);
+    assert(!av.head.includes(vma), "I8", () => `${vma} queued twice on ${avName(av)}`, vma, av);
     vma.anonVma = av;
     av.head.unshift(vma);
   }
@@ -139,7 +139,7 @@ class AnonVmaDesign implements RmapDesign {
     const av = vma.anonVma as AnonVma | null;
     if (av === null) return;
     const i = av.head.indexOf(vma);
-    assert(i >= 0, "I8", `${vma} unlinked from ${avName(av)} but not on its list`, vma, av);
+    assert(i >= 0, "I8", () => `${vma} unlinked from ${avName(av)} but not on its list`, vma, av);
     av.head.splice(i, 1);
     // The GC rule: for a page to point to an anon_vma there must be a vma still queued on it.
     if (av.head.length <= (this.mutant === "free-anon-vma-early" ? 1 : 0)) {
@@ -203,7 +203,7 @@ class AnonVmaDesign implements RmapDesign {
 
   /** kernel: split_vma(): vm_area_dup copied anon_vma; the new piece joins in vmaLink. */
   vmaSplit(vma: Vma, nw: Vma): void {
-    assert(nw.anonVma === vma.anonVma, "KERNEL", `split: ${nw} does not share ${vma}'s anon_vma`);
+    assert(nw.anonVma === vma.anonVma, "KERNEL", () => `split: ${nw} does not share ${vma}'s anon_vma`);
   }
 
   /** kernel: anon_vma_merge() (6.x: dup_anon_vma): a keep without an anon_vma adopts gone's. */
@@ -223,7 +223,7 @@ class AnonVmaDesign implements RmapDesign {
 
   /** kernel: copy_vma(): the kernel copied src's anon_vma into dst; dst joins it in vmaLink. */
   vmaCopy(src: Vma, dst: Vma): void {
-    assert(dst.anonVma === src.anonVma, "KERNEL", `copy_vma: ${dst} does not carry ${src}'s anon_vma`);
+    assert(dst.anonVma === src.anonVma, "KERNEL", () => `copy_vma: ${dst} does not carry ${src}'s anon_vma`);
   }
 
   /**
@@ -249,7 +249,7 @@ class AnonVmaDesign implements RmapDesign {
   /** kernel: page_add_anon_rmap(): only the first mapping sets mapping and index. */
   pageAddAnon(page: Page, vma: Vma, addr: number, _how: AnonAdd): void {
     const av = vma.anonVma as AnonVma | null;
-    assert(av !== null, "I6", `${page} mapped at ${vma}:${addr}, which has no anon_vma (anon_vma_prepare not run)`, vma);
+    assert(av !== null, "I6", () => `${page} mapped at ${vma}:${addr}, which has no anon_vma (anon_vma_prepare not run)`, vma);
     const index = this.mutant === "index-is-address" ? addr : linearPageIndex(vma, addr);
     if (page.mapcount === 0) {
       page.mapping = av;
@@ -257,8 +257,8 @@ class AnonVmaDesign implements RmapDesign {
       return;
     }
     // The BUG_ONs of 2.6.7: a later mapping (swap-in by a sharer) must agree with the first.
-    assert(page.mapping === av, "I6", `${page} already on ${this.describeMapping(page)}, mapped again from ${vma} on ${avName(av)}`, page, vma);
-    assert(page.index === index, "I7", `${page} index ${page.index}, mapped again at ${vma}:${addr} (linear index ${index})`, page, vma);
+    assert(page.mapping === av, "I6", () => `${page} already on ${this.describeMapping(page)}, mapped again from ${vma} on ${avName(av)}`, page, vma);
+    assert(page.index === index, "I7", () => `${page} index ${page.index}, mapped again at ${vma}:${addr} (linear index ${index})`, page, vma);
   }
 
   pageAddFile(): void {}
@@ -323,22 +323,22 @@ class AnonVmaDesign implements RmapDesign {
         const av = vma.anonVma as AnonVma | null;
         if (av === null) continue;
         linked++;
-        assert(!isFreed(av), "I4", `${vma} points to a freed anon_vma`, vma);
-        assert(this.live.has(av), "I8", `${vma} points to ${avName(av)}, which is not live`, vma);
-        assert(av.head.includes(vma), "I8", `${vma} points to ${avName(av)} but is not on its list`, vma, av);
+        assert(!isFreed(av), "I4", () => `${vma} points to a freed anon_vma`, vma);
+        assert(this.live.has(av), "I8", () => `${vma} points to ${avName(av)}, which is not live`, vma);
+        assert(av.head.includes(vma), "I8", () => `${vma} points to ${avName(av)} but is not on its list`, vma, av);
       }
     }
     let queued = 0;
     for (const av of this.live) {
-      assert(av.head.length > 0, "I8", `${avName(av)} is live with an empty list (should have been freed)`, av);
-      assert(new Set(av.head).size === av.head.length, "I8", `${avName(av)} lists a vma twice`, av);
+      assert(av.head.length > 0, "I8", () => `${avName(av)} is live with an empty list (should have been freed)`, av);
+      assert(new Set(av.head).size === av.head.length, "I8", () => `${avName(av)} lists a vma twice`, av);
       for (const vma of av.head) {
-        assert(!isFreed(vma), "I4", `${avName(av)} lists a freed vma`, av);
-        assert(vma.anonVma === av, "I8", `${vma} is on ${avName(av)}'s list but points elsewhere`, vma, av);
+        assert(!isFreed(vma), "I4", () => `${avName(av)} lists a freed vma`, av);
+        assert(vma.anonVma === av, "I8", () => `${vma} is on ${avName(av)}'s list but points elsewhere`, vma, av);
       }
       queued += av.head.length;
     }
-    assert(queued === linked, "I8", `${queued} vmas queued on anon_vmas, ${linked} live vmas have one`);
+    assert(queued === linked, "I8", () => `${queued} vmas queued on anon_vmas, ${linked} live vmas have one`);
     this.checkPages();
   }
 
@@ -347,8 +347,8 @@ class AnonVmaDesign implements RmapDesign {
     for (const page of this.k.pages()) {
       if (!page.anon || (page.mapcount === 0 && (page.flags & PG_swapcache) === 0)) continue;
       const av = page.mapping as AnonVma;
-      assert(!isFreed(av), "I4", `${page} (mapcount ${page.mapcount}) points to a freed anon_vma`, page);
-      assert(this.live.has(av), "I4", `${page} points to ${avName(av)}, which is not a live anon_vma`, page);
+      assert(!isFreed(av), "I4", () => `${page} (mapcount ${page.mapcount}) points to a freed anon_vma`, page);
+      assert(this.live.has(av), "I4", () => `${page} points to ${avName(av)}, which is not a live anon_vma`, page);
     }
     for (const mm of this.k.mms.values()) {
       for (const [addr, pte] of mm.pt) {
@@ -356,9 +356,9 @@ class AnonVmaDesign implements RmapDesign {
         const page = this.k.pageAt(pte.pfn);
         const vma = findVma(mm, addr);
         if (page === null || vma === undefined) continue; // the checker reports these itself
-        assert(page.index === linearPageIndex(vma, addr), "I7", `${page} index ${page.index} ≠ linear_page_index ${linearPageIndex(vma, addr)} at ${vma}:${addr}`, page, vma);
+        assert(page.index === linearPageIndex(vma, addr), "I7", () => `${page} index ${page.index} ≠ linear_page_index ${linearPageIndex(vma, addr)} at ${vma}:${addr}`, page, vma);
         if (!page.anon) continue;
-        assert(page.mapping === vma.anonVma, "I6", `${page} is on ${this.describeMapping(page)}, mapped by ${vma} whose anon_vma is ${vma.anonVma ? avName(vma.anonVma as AnonVma) : "none"}`, page, vma);
+        assert(page.mapping === vma.anonVma, "I6", () => `${page} is on ${this.describeMapping(page)}, mapped by ${vma} whose anon_vma is ${vma.anonVma ? avName(vma.anonVma as AnonVma) : "none"}`, page, vma);
       }
     }
   }

@@ -109,7 +109,7 @@ class Anonmm {
 
 /** assert() with the message built only on failure: walks and check() run on every step. */
 function ensure(cond: boolean, invariant: InvariantId, message: () => string, ...objects: unknown[]): asserts cond {
-  if (!cond) assert(false, invariant, message(), ...objects);
+  if (!cond) assert(false, invariant, () => message(), ...objects);
 }
 
 const describe = (a: Anonmm): string => `anonmm#${a.id}${a.mm ? ` (mm${a.mm.id})` : " (mm gone)"}`;
@@ -167,7 +167,7 @@ class AnonmmDesign implements RmapDesign {
     if (this.mutant === "free-anonmm-at-exit" && a !== head) a.count = 1; // forgets its pages
     if (--a.count === 0) this.freeMember(a, `exit_rmap(mm${mm.id})`);
     if (head.count === 1) {
-      assert(head.mm === null && head.members.length === 0, "I8", `${describe(head)}: count 1 with a live mm or members`);
+      assert(head.mm === null && head.members.length === 0, "I8", () => `${describe(head)}: count 1 with a live mm or members`);
       this.live.delete(head);
       this.slab.free("anonmm", head, `exit_rmap(mm${mm.id}) (head)`);
     }
@@ -176,8 +176,8 @@ class AnonmmDesign implements RmapDesign {
   /** kernel: free_anonmm(): a member whose mm has gone and whose last page has gone. */
   private freeMember(a: Anonmm, where: string): void {
     const head = a.head;
-    assert(a !== head, "I8", `${describe(a)}: the head's count reached 0 (its own reference is gone)`);
-    assert(a.mm === null, "I8", `${describe(a)}: count reached 0 while its mm lives`);
+    assert(a !== head, "I8", () => `${describe(a)}: the head's count reached 0 (its own reference is gone)`);
+    assert(a.mm === null, "I8", () => `${describe(a)}: count reached 0 while its mm lives`);
     head.members.splice(head.members.indexOf(a), 1);
     head.count--;
     this.live.delete(a);
@@ -192,7 +192,7 @@ class AnonmmDesign implements RmapDesign {
     // Only exit_rmap frees a head, so no other path may leave it with just its own reference:
     // while a family's page can still lose its last PTE, a live mm holds the head (its mm's
     // or its member's reference).
-    assert(head.count > 1, "I9", `${describe(head)}: left with only its own reference at ${where}`);
+    assert(head.count > 1, "I9", () => `${describe(head)}: left with only its own reference at ${where}`);
   }
 
   /** kernel: clear_page_anon(): the page's last PTE is gone; it leaves its anonmm. */

@@ -152,7 +152,7 @@ export class HintMap implements RmapDesign {
     oldPage.rmap = undefined;
   }
   pageFree(page: Page): void {
-    assert(page.rmap === undefined, "I9", `${page} freed with a hint left`, page);
+    assert(page.rmap === undefined, "I9", () => `${page} freed with a hint left`, page);
   }
 
   // --- nothing per mm or per vma ---------------------------------------------------------------
@@ -184,12 +184,12 @@ export class HintMap implements RmapDesign {
     for (const page of this.k.pages()) {
       const hint = HintMap.hintOf(page);
       if (hint === undefined) continue;
-      const at = `(mm${hint.mm.id}, ${hint.addr})`;
-      assert(page.anon, "I6", `HM1: ${page} is not private but has a hint ${at}`, page);
-      assert(this.k.mms.get(hint.mm.id) === hint.mm, "I4", `HM2: ${page}'s hint ${at} names an exited mm`, page);
+      const at = () => `(mm${hint.mm.id}, ${hint.addr})`;
+      assert(page.anon, "I6", () => `HM1: ${page} is not private but has a hint ${at()}`, page);
+      assert(this.k.mms.get(hint.mm.id) === hint.mm, "I4", () => `HM2: ${page}'s hint ${at()} names an exited mm`, page);
       const pte = hint.mm.pt.get(hint.addr);
-      assert(pte?.kind === "present" && pte.pfn === page.pfn, "I2", `HM3: ${page}'s hint ${at} is stale`, page);
-      if (page.mapcount === 1) assert(findVma(hint.mm, hint.addr) !== undefined, "I6", `HM4: ${page}'s hint ${at} is outside every vma`, page);
+      assert(pte?.kind === "present" && pte.pfn === page.pfn, "I2", () => `HM3: ${page}'s hint ${at()} is stale`, page);
+      if (page.mapcount === 1) assert(findVma(hint.mm, hint.addr) !== undefined, "I6", () => `HM4: ${page}'s hint ${at()} is outside every vma`, page);
     }
   }
 

@@ -127,7 +127,7 @@ class Objrmap implements RmapDesign {
   }
   /** kernel: page_add_file_rmap(): mapcount only (the kernel keeps it). */
   pageAddFile(page: Page): void {
-    assert(!page.anon, "KERNEL", `page_add_file_rmap of anonymous ${page}`, page);
+    assert(!page.anon, "KERNEL", () => `page_add_file_rmap of anonymous ${page}`, page);
   }
   pageDupAtFork(page: Page, _parentVma: Vma, childVma: Vma, addr: number): void {
     if (page.anon) this.chains.add(page, childVma.mm, addr, "fork");
@@ -155,7 +155,7 @@ class Objrmap implements RmapDesign {
     if (oldPage.anon) this.chains.migrate(oldPage, newPage);
   }
   pageFree(page: Page): void {
-    assert(page.rmap === undefined, "I9", `${page} freed with rmap entries left`, page);
+    assert(page.rmap === undefined, "I9", () => `${page} freed with rmap entries left`, page);
   }
 
   // --- nothing per mm or per vma beyond i_mmap (which the kernel maintains) -------------------
@@ -186,8 +186,8 @@ class Objrmap implements RmapDesign {
     this.chains.check(this.k.pages(), (page) => !page.anon);
     for (const page of this.k.pages()) {
       if (page.anon || !page.file) continue;
-      assert(page.rmap === undefined, "I8", `OB1: file ${page} holds rmap state`, page);
-      assert(page.mapping === page.file, "I6", `OB2: ${page}'s mapping is not its file's address_space`, page);
+      assert(page.rmap === undefined, "I8", () => `OB1: file ${page} holds rmap state`, page);
+      assert(page.mapping === page.file, "I6", () => `OB2: ${page}'s mapping is not its file's address_space`, page);
     }
     // OB3, OB4 over every PTE that maps a file page. i_mmap queries here are not walk work.
     const visited = this.k.counters.vmasVisited;
@@ -197,9 +197,9 @@ class Objrmap implements RmapDesign {
         const page = this.k.pageAt(pte.pfn);
         if (page === null || page.anon) continue;
         const vma = findVma(mm, addr);
-        assert(vma !== undefined && vma.vmFile === page.file, "I6", `OB3: (mm${mm.id}, ${addr}) maps file ${page} outside a vma of its file`, page);
-        assert(linearPageIndex(vma, addr) === page.index, "I7", `OB4: ${page} at (mm${mm.id}, ${addr}) in ${vma}: linear index ${linearPageIndex(vma, addr)}`, page, vma);
-        assert(this.onIMmap(page, vma), "I6", `OB3: ${vma} maps ${page} but i_mmap does not return it for index ${page.index}`, page, vma);
+        assert(vma !== undefined && vma.vmFile === page.file, "I6", () => `OB3: (mm${mm.id}, ${addr}) maps file ${page} outside a vma of its file`, page);
+        assert(linearPageIndex(vma, addr) === page.index, "I7", () => `OB4: ${page} at (mm${mm.id}, ${addr}) in ${vma}: linear index ${linearPageIndex(vma, addr)}`, page, vma);
+        assert(this.onIMmap(page, vma), "I6", () => `OB3: ${vma} maps ${page} but i_mmap does not return it for index ${page.index}`, page, vma);
       }
     }
     this.k.counters.vmasVisited = visited;

@@ -135,7 +135,7 @@ export class PteChainRmap implements RmapDesign {
     this.chains.migrate(oldPage, newPage);
   }
   pageFree(page: Page): void {
-    assert(page.rmap === undefined, "I9", `${page} freed with rmap entries left`, page);
+    assert(page.rmap === undefined, "I9", () => `${page} freed with rmap entries left`, page);
   }
 
   // --- nothing per mm or per vma ---------------------------------------------------------------

@@ -13,12 +13,12 @@ export class IMmapList implements IMmap {
   constructor(private readonly onVisit: () => void = () => {}) {}
 
   insert(vma: Vma): void {
-    assert(!this.vmas.includes(vma), "KERNEL", `i_mmap: ${vma} inserted twice`);
+    assert(!this.vmas.includes(vma), "KERNEL", () => `i_mmap: ${vma} inserted twice`);
     this.vmas.push(vma);
   }
   remove(vma: Vma): void {
     const i = this.vmas.indexOf(vma);
-    assert(i >= 0, "KERNEL", `i_mmap: ${vma} removed but not present`);
+    assert(i >= 0, "KERNEL", () => `i_mmap: ${vma} removed but not present`);
     this.vmas.splice(i, 1);
   }
   adjust(_vma: Vma, change: () => void): void {

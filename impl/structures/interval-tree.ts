@@ -62,7 +62,7 @@ function subtreeLastOf<T>(n: Node<T>): number {
 
 /** A child the red-black rules say must exist; its absence is a broken tree. */
 function must<T>(n: Node<T> | null, what: string): Node<T> {
-  assert(n !== null, "KERNEL", `interval tree: ${what} missing`);
+  assert(n !== null, "KERNEL", () => `interval tree: ${what} missing`);
   return n;
 }
 
@@ -80,8 +80,8 @@ export class IntervalTree<T> {
 
   /** kernel: INTERVAL_TREE_DEFINE's _insert(): descend by start, raising subtree_last on the way. */
   insert(item: T): void {
-    assert(this.walking === 0, "KERNEL", `interval tree: insert of ${String(item)} during a query`, item);
-    assert(!this.nodes.has(item), "KERNEL", `interval tree: ${String(item)} inserted twice`, item);
+    assert(this.walking === 0, "KERNEL", () => `interval tree: insert of ${String(item)} during a query`, item);
+    assert(!this.nodes.has(item), "KERNEL", () => `interval tree: ${String(item)} inserted twice`, item);
     const { first, last } = this.key(item);
     const z: Node<T> = { item, first, last, seq: this.nextSeq++, subtreeLast: last, red: true, left: null, right: null, parent: null };
     let parent: Node<T> | null = null;
@@ -103,9 +103,9 @@ export class IntervalTree<T> {
 
   /** kernel: _remove() → rb_erase_augmented(): a real red-black delete with augment fix-up. */
   remove(item: T): void {
-    assert(this.walking === 0, "KERNEL", `interval tree: remove of ${String(item)} during a query`, item);
+    assert(this.walking === 0, "KERNEL", () => `interval tree: remove of ${String(item)} during a query`, item);
     const z = this.nodes.get(item);
-    assert(z !== undefined, "KERNEL", `interval tree: ${String(item)} removed but not present`, item);
+    assert(z !== undefined, "KERNEL", () => `interval tree: ${String(item)} removed but not present`, item);
     this.nodes.delete(item);
     let x: Node<T> | null;
     let xParent: Node<T> | null;
@@ -185,26 +185,27 @@ export class IntervalTree<T> {
     assert(this.root === null || this.root.parent === null, "KERNEL", "interval tree: root has a parent");
     const seen = { count: 0, prev: null as Node<T> | null };
     this.checkNode(this.root, null, seen);
-    assert(seen.count === this.nodes.size, "KERNEL", `interval tree: ${seen.count} nodes reachable, ${this.nodes.size} in the map`);
+    assert(seen.count === this.nodes.size, "KERNEL", () => `interval tree: ${seen.count} nodes reachable, ${this.nodes.size} in the map`);
   }
 
   /** Returns the black height of n's subtree (null leaves count 1). */
   private checkNode(n: Node<T> | null, parent: Node<T> | null, seen: { count: number; prev: Node<T> | null }): number {
     if (!n) return 1;
-    const what = String(n.item);
-    assert(n.parent === parent, "KERNEL", `interval tree: ${what}'s parent pointer is wrong`, n.item);
-    assert(this.nodes.get(n.item) === n, "KERNEL", `interval tree: ${what}'s node is not the mapped one`, n.item);
-    if (n.red) assert(!isRed(n.left) && !isRed(n.right), "KERNEL", `interval tree: red ${what} has a red child`, n.item);
+    const what = () => String(n.item);
+    assert(n.parent === parent, "KERNEL", () => `interval tree: ${what()}'s parent pointer is wrong`, n.item);
+    assert(this.nodes.get(n.item) === n, "KERNEL", () => `interval tree: ${what()}'s node is not the mapped one`, n.item);
+    if (n.red) assert(!isRed(n.left) && !isRed(n.right), "KERNEL", () => `interval tree: red ${what()} has a red child`, n.item);
     const leftHeight = this.checkNode(n.left, n, seen);
-    if (seen.prev) assert(before(seen.prev, n), "KERNEL", `interval tree: ${what} out of order after ${String(seen.prev.item)}`, seen.prev.item, n.item);
+    const prev = seen.prev;
+    if (prev) assert(before(prev, n), "KERNEL", () => `interval tree: ${what()} out of order after ${String(prev.item)}`, prev.item, n.item);
     seen.prev = n;
     seen.count++;
     const now = this.key(n.item);
-    assert(now.first === n.first, "I11", `interval tree: ${what} sits at first ${n.first} but starts at ${now.first} now`, n.item);
-    assert(now.last === n.last, "I11", `interval tree: ${what} sits at last ${n.last} but ends at ${now.last} now`, n.item);
+    assert(now.first === n.first, "I11", () => `interval tree: ${what()} sits at first ${n.first} but starts at ${now.first} now`, n.item);
+    assert(now.last === n.last, "I11", () => `interval tree: ${what()} sits at last ${n.last} but ends at ${now.last} now`, n.item);
     const rightHeight = this.checkNode(n.right, n, seen);
-    assert(leftHeight === rightHeight, "KERNEL", `interval tree: black heights ${leftHeight} / ${rightHeight} under ${what}`, n.item);
-    assert(n.subtreeLast === subtreeLastOf(n), "KERNEL", `interval tree: ${what}'s subtreeLast ${n.subtreeLast} ≠ ${subtreeLastOf(n)}`, n.item);
+    assert(leftHeight === rightHeight, "KERNEL", () => `interval tree: black heights ${leftHeight} / ${rightHeight} under ${what()}`, n.item);
+    assert(n.subtreeLast === subtreeLastOf(n), "KERNEL", () => `interval tree: ${what()}'s subtreeLast ${n.subtreeLast} ≠ ${subtreeLastOf(n)}`, n.item);
     return leftHeight + (n.red ? 0 : 1);
   }
 

@@ -95,11 +95,11 @@ export class PrioTree<T> {
 
   /** kernel: vma_prio_tree_insert() = prio_tree_insert(), then vma_prio_tree_add() on a duplicate. */
   insert(item: T): void {
-    assert(this.walking === 0, "KERNEL", `prio tree: insert of ${String(item)} during a query`, item);
-    assert(!this.nodes.has(item), "KERNEL", `prio tree: ${String(item)} inserted twice`, item);
+    assert(this.walking === 0, "KERNEL", () => `prio tree: insert of ${String(item)} during a query`, item);
+    assert(!this.nodes.has(item), "KERNEL", () => `prio tree: ${String(item)} inserted twice`, item);
     const { first, last } = this.key(item);
-    assert(Number.isSafeInteger(first) && first >= 0, "KERNEL", `prio tree: ${String(item)} has radix ${first}`, item);
-    assert(Number.isSafeInteger(last) && last >= first, "KERNEL", `prio tree: ${String(item)} has heap ${last} < radix ${first}`, item);
+    assert(Number.isSafeInteger(first) && first >= 0, "KERNEL", () => `prio tree: ${String(item)} has radix ${first}`, item);
+    assert(Number.isSafeInteger(last) && last >= first, "KERNEL", () => `prio tree: ${String(item)} has heap ${last} < radix ${first}`, item);
     const fresh: PNode<T> = { items: [item], radix: first, heap: last, left: null, right: null, parent: null };
     const home = this.root === null || last > maxIndex(this.indexBits) ? this.expand(fresh) : this.insertNode(fresh);
     if (home !== fresh) home.items.push(item); // kernel: vma_prio_tree_add(): onto the node's vm_set
@@ -108,12 +108,12 @@ export class PrioTree<T> {
 
   /** kernel: vma_prio_tree_remove(): a vm_set member leaves its list; a lone node leaves the tree. */
   remove(item: T): void {
-    assert(this.walking === 0, "KERNEL", `prio tree: remove of ${String(item)} during a query`, item);
+    assert(this.walking === 0, "KERNEL", () => `prio tree: remove of ${String(item)} during a query`, item);
     const node = this.nodes.get(item);
-    assert(node !== undefined, "KERNEL", `prio tree: ${String(item)} removed but not present`, item);
+    assert(node !== undefined, "KERNEL", () => `prio tree: ${String(item)} removed but not present`, item);
     this.nodes.delete(item);
     const i = node.items.indexOf(item);
-    assert(i >= 0, "KERNEL", `prio tree: ${String(item)} is not on its node`, item);
+    assert(i >= 0, "KERNEL", () => `prio tree: ${String(item)} is not on its node`, item);
     // The next vm_set vma takes the node's place in the tree (prio_tree_replace()): same position.
     if (node.items.length > 1) node.items.splice(i, 1);
     else this.removeNode(node);
@@ -173,53 +173,53 @@ export class PrioTree<T> {
 
   check(): void {
     if (!this.root) {
-      assert(this.indexBits === 1, "KERNEL", `prio tree: empty with indexBits ${this.indexBits}`);
-      assert(this.nodes.size === 0, "KERNEL", `prio tree: empty but ${this.nodes.size} items mapped`);
+      assert(this.indexBits === 1, "KERNEL", () => `prio tree: empty with indexBits ${this.indexBits}`);
+      assert(this.nodes.size === 0, "KERNEL", () => `prio tree: empty but ${this.nodes.size} items mapped`);
       return;
     }
     assert(this.root.parent === null, "KERNEL", "prio tree: root has a parent");
-    const keys = new Set<string>();
+    const keys = new Set<number>();
     let items = 0;
     const walk = (n: PNode<T>, pos: Position): void => {
-      const what = `node [${n.radix}, ${n.heap}] (${n.items.map(String).join(", ")})`;
-      assert(n.items.length > 0, "KERNEL", `prio tree: ${what} is empty`);
-      assert(n.heap <= maxIndex(this.indexBits), "KERNEL", `prio tree: ${what} beyond maxindex ${maxIndex(this.indexBits)}`);
-      const k = `${n.radix},${n.heap}`;
-      assert(!keys.has(k), "KERNEL", `prio tree: two nodes carry [${k}]`, ...n.items);
+      const what = () => `node [${n.radix}, ${n.heap}] (${n.items.map(String).join(", ")})`;
+      assert(n.items.length > 0, "KERNEL", () => `prio tree: ${what()} is empty`);
+      assert(n.heap <= maxIndex(this.indexBits), "KERNEL", () => `prio tree: ${what()} beyond maxindex ${maxIndex(this.indexBits)}`);
+      const k = n.radix * 4096 + n.heap;
+      assert(!keys.has(k), "KERNEL", () => `prio tree: two nodes carry [${n.radix},${n.heap}]`, ...n.items);
       keys.add(k);
       this.checkPosition(n, pos, what);
       for (const item of n.items) {
         items++;
-        assert(this.nodes.get(item) === n, "KERNEL", `prio tree: ${String(item)} is not mapped to its ${what}`, item);
+        assert(this.nodes.get(item) === n, "KERNEL", () => `prio tree: ${String(item)} is not mapped to its ${what()}`, item);
         const now = this.key(item);
-        assert(now.first === n.radix, "I11", `prio tree: ${String(item)} sits at radix ${n.radix} but starts at ${now.first} now`, item);
-        assert(now.last === n.heap, "I11", `prio tree: ${String(item)} sits at heap ${n.heap} but ends at ${now.last} now`, item);
+        assert(now.first === n.radix, "I11", () => `prio tree: ${String(item)} sits at radix ${n.radix} but starts at ${now.first} now`, item);
+        assert(now.last === n.heap, "I11", () => `prio tree: ${String(item)} sits at heap ${n.heap} but ends at ${now.last} now`, item);
       }
       for (const right of [false, true]) {
         const c = right ? n.right : n.left;
         if (!c) continue;
-        assert(c.parent === n, "KERNEL", `prio tree: a child of ${what} has a wrong parent pointer`, ...c.items);
-        assert(above(n, c), "KERNEL", `prio tree: heap order broken under ${what}`, ...n.items, ...c.items);
+        assert(c.parent === n, "KERNEL", () => `prio tree: a child of ${what()} has a wrong parent pointer`, ...c.items);
+        assert(above(n, c), "KERNEL", () => `prio tree: heap order broken under ${what()}`, ...n.items, ...c.items);
         const cpos = childPosition(pos, right);
-        assert(cpos !== undefined, "KERNEL", `prio tree: ${what} has a child below the last size bit`);
+        assert(cpos !== undefined, "KERNEL", () => `prio tree: ${what()} has a child below the last size bit`);
         walk(c, cpos);
       }
     };
     walk(this.root, rootPosition(this.indexBits));
-    assert(items === this.nodes.size, "KERNEL", `prio tree: ${items} items on nodes, ${this.nodes.size} in the map`);
+    assert(items === this.nodes.size, "KERNEL", () => `prio tree: ${items} items on nodes, ${this.nodes.size} in the map`);
   }
 
   /** Radix (then size) prefix of node n must match the position it sits at. */
-  private checkPosition(n: PNode<T>, pos: Position, what: string): void {
+  private checkPosition(n: PNode<T>, pos: Position, what: () => string): void {
     if (!pos.sizeMode) {
       const span = pos.mask * 2;
-      assert(Math.floor(n.radix / span) === Math.floor(pos.value / span), "KERNEL", `prio tree: ${what} off its radix path (prefix ${pos.value}/${span})`, ...n.items);
+      assert(Math.floor(n.radix / span) === Math.floor(pos.value / span), "KERNEL", () => `prio tree: ${what()} off its radix path (prefix ${pos.value}/${span})`, ...n.items);
       return;
     }
-    assert(n.radix === pos.value, "KERNEL", `prio tree: ${what} in the size levels of radix ${pos.value}`, ...n.items);
+    assert(n.radix === pos.value, "KERNEL", () => `prio tree: ${what()} in the size levels of radix ${pos.value}`, ...n.items);
     const span = pos.mask === 0 ? 1 : pos.mask * 2;
     const size = n.heap - n.radix;
-    assert(Math.floor(size / span) === Math.floor(pos.sizeValue / span), "KERNEL", `prio tree: ${what} off its size path`, ...n.items);
+    assert(Math.floor(size / span) === Math.floor(pos.sizeValue / span), "KERNEL", () => `prio tree: ${what()} off its size path`, ...n.items);
   }
 
   /**

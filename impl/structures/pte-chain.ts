@@ -74,7 +74,7 @@ const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 export function pteChainGeometry(opts: { lineBytes?: number; nrpte?: number } = {}): PteChainGeometry {
   const lineBytes = opts.lineBytes ?? 64;
   const nrpte = opts.nrpte ?? (lineBytes - 4) / 4;
-  assert(Number.isInteger(nrpte) && nrpte >= 2, "KERNEL", `pte_chain: NRPTE ${nrpte} (need an integer ≥ 2)`);
+  assert(Number.isInteger(nrpte) && nrpte >= 2, "KERNEL", () => `pte_chain: NRPTE ${nrpte} (need an integer ≥ 2)`);
   return { nrpte, lineBytes, size: { ilp32: roundUp(4 + 4 * nrpte, lineBytes), lp64: roundUp(8 + 8 * nrpte, lineBytes) } };
 }
 
@@ -137,10 +137,10 @@ export class PteChainStore {
   /** kernel: page_remove_rmap(). The entry must be there: a missing one is a kernel bug. */
   remove(page: Page, mm: Mm, addr: number): void {
     const r = PteChainStore.rmapOf(page);
-    assert(r !== undefined, "I1", `page_remove_rmap: ${page} has no rmap, but (mm${mm.id}, ${addr}) maps it`, page);
+    assert(r !== undefined, "I1", () => `page_remove_rmap: ${page} has no rmap, but (mm${mm.id}, ${addr}) maps it`, page);
     if ("direct" in r) {
       this.k.counters.ptesChecked++;
-      assert(same(r.direct, mm, addr), "I1", `page_remove_rmap: ${page} is direct to (mm${r.direct.mm.id}, ${r.direct.addr}), not (mm${mm.id}, ${addr})`, page);
+      assert(same(r.direct, mm, addr), "I1", () => `page_remove_rmap: ${page} is direct to (mm${r.direct.mm.id}, ${r.direct.addr}), not (mm${mm.id}, ${addr})`, page);
       page.rmap = undefined;
       return;
     }
@@ -162,7 +162,7 @@ export class PteChainStore {
         return;
       }
     }
-    assert(false, "I1", `page_remove_rmap: (mm${mm.id}, ${addr}) not on the pte_chain of ${page}`, page);
+    assert(false, "I1", () => `page_remove_rmap: (mm${mm.id}, ${addr}) not on the pte_chain of ${page}`, page);
   }
 
   /** A one-entry chain goes back to PG_direct (2.6.0: in page_referenced()). */
@@ -213,7 +213,7 @@ export class PteChainStore {
 
   /** kernel: migrate_page_move_mapping() for a chained page: newPage takes the union over. */
   migrate(oldPage: Page, newPage: Page): void {
-    assert(newPage.rmap === undefined, "KERNEL", `migrate: ${newPage} already has an rmap`);
+    assert(newPage.rmap === undefined, "KERNEL", () => `migrate: ${newPage} already has an rmap`);
     newPage.rmap = oldPage.rmap;
     oldPage.rmap = undefined;
   }
@@ -242,7 +242,7 @@ export class PteChainStore {
   checkPage(page: Page): number {
     const r = PteChainStore.rmapOf(page);
     if (r === undefined) {
-      assert(page.mapcount === 0, "I3", `${page}: mapcount ${page.mapcount} but no pte_chain and not direct`, page);
+      assert(page.mapcount === 0, "I3", () => `${page}: mapcount ${page.mapcount} but no pte_chain and not direct`, page);
       return 0;
     }
     let blocks = 0;
@@ -250,23 +250,23 @@ export class PteChainStore {
       for (let pc: PteChain | null = r.chain; pc !== null; pc = pc.next) {
         blocks++;
         const head = pc === r.chain;
-        assert(head ? pc.idx < this.nrpte : pc.idx === 0, "I8", `${page}: pte_chain block ${blocks} has idx ${pc.idx} (head: ${head})`, page);
+        assert(head ? pc.idx < this.nrpte : pc.idx === 0, "I8", () => `${page}: pte_chain block ${blocks} has idx ${pc.idx} (head: ${head})`, page);
         for (let i = 0; i < this.nrpte; i++) {
-          assert((pc.ptes[i] !== null && pc.ptes[i] !== undefined) === i >= pc.idx, "I8", `${page}: pte_chain block ${blocks} slot ${i} vs idx ${pc.idx}`, page);
+          assert((pc.ptes[i] !== null && pc.ptes[i] !== undefined) === i >= pc.idx, "I8", () => `${page}: pte_chain block ${blocks} slot ${i} vs idx ${pc.idx}`, page);
         }
       }
     }
-    const seen = new Set<string>();
+    const seen = new Set<number>();
     this.forEach(page, ({ mm, addr }) => {
-      const key = `${mm.id}:${addr}`;
-      assert(!seen.has(key), "I2", `${page}: (mm${mm.id}, ${addr}) twice on its pte_chain`, page);
+      const key = mm.id * 65536 + addr;
+      assert(!seen.has(key), "I2", () => `${page}: (mm${mm.id}, ${addr}) twice on its pte_chain`, page);
       seen.add(key);
       const pte = mm.pt.get(addr);
-      assert(pte?.kind === "present" && pte.pfn === page.pfn, "I2", `${page}: rmap entry (mm${mm.id}, ${addr}) does not map it`, page);
+      assert(pte?.kind === "present" && pte.pfn === page.pfn, "I2", () => `${page}: rmap entry (mm${mm.id}, ${addr}) does not map it`, page);
       return true;
     });
-    if ("chain" in r) assert(seen.size >= 2, "I8", `${page}: a pte_chain with ${seen.size} entry should be PG_direct`, page);
-    assert(seen.size === page.mapcount, "I3", `${page}: ${seen.size} rmap entries, mapcount ${page.mapcount}`, page);
+    if ("chain" in r) assert(seen.size >= 2, "I8", () => `${page}: a pte_chain with ${seen.size} entry should be PG_direct`, page);
+    assert(seen.size === page.mapcount, "I3", () => `${page}: ${seen.size} rmap entries, mapcount ${page.mapcount}`, page);
     return blocks;
   }
 
@@ -275,7 +275,7 @@ export class PteChainStore {
     let blocks = 0;
     for (const page of pages) if (!skip(page)) blocks += this.checkPage(page);
     const live = this.slab.liveCount(PTE_CHAIN);
-    assert(blocks === live, "I9", `${live} pte_chain blocks live, ${blocks} reachable from pages`);
+    assert(blocks === live, "I9", () => `${live} pte_chain blocks live, ${blocks} reachable from pages`);
   }
 
   private allocBlock(cause: ChainCause): PteChain {
