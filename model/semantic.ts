@@ -4,7 +4,10 @@
  * No pages, no PTEs, no vmas: each process is a map from virtual page to what is mapped
  * there (protection, backing, lock) and, for private memory it has written, its own value.
  * Copy-on-write, swap, reclaim and migration do not exist here: they must be invisible.
- * State is immutable (immer), so a run's states can be kept and compared.
+ * Two ways to apply a command, one definition: `applyCmd` gives a new immutable state (immer),
+ * so a run's states can be kept and compared (replay, shrink reports, the step-by-step view);
+ * `applyCmdInPlace` runs the same `step` on a mutable state, for the search loop, which keeps
+ * no history (properties/fastpath.test.ts proves the two agree).
  *
  * The argument rules (which call gets EINVAL, ENOMEM, EFAULT) are rmapcheck's own, chosen to
  * follow Linux where the model can state the rule without knowing vma boundaries;
@@ -68,6 +71,9 @@ const errno = (e: "EINVAL" | "ENOMEM" | "EFAULT"): Outcome => ({ kind: "errno", 
 
 type Draft = { mms: Record<MmId, Record<number, MPage>>; files: { size: number; data: Record<number, number> }[] };
 
+/** A model state the search loop owns and changes in place (never shared, never kept). */
+export type MutableModelState = ModelState & { readonly __mutable: true };
+
 /** Apply one command: the new state and what the caller observes. */
 export function applyCmd(world: World, state: ModelState, cmd: Cmd): { state: ModelState; outcome: Outcome } {
   let outcome: Outcome = ok;
@@ -75,6 +81,19 @@ export function applyCmd(world: World, state: ModelState, cmd: Cmd): { state: Mo
     outcome = step(world, d, cmd);
   }) as ModelState;
   return { state: next, outcome };
+}
+
+/** Apply one command to a state owned by the caller, changing it: what the caller observes. */
+export function applyCmdInPlace(world: World, state: MutableModelState, cmd: Cmd): Outcome {
+  return step(world, state as unknown as Draft, cmd);
+}
+
+/** A private deep copy of a state (MPage objects are never changed in place, so they are shared). */
+export function mutableCopy(state: ModelState): MutableModelState {
+  const mms: Record<MmId, Record<number, MPage>> = {};
+  for (const id in state.mms) mms[Number(id)] = { ...state.mms[Number(id)] };
+  const files = state.files.map((f) => ({ size: f.size, data: { ...f.data } }));
+  return { mms, files } as unknown as MutableModelState;
 }
 
 function step(w: World, d: Draft, c: Cmd): Outcome {

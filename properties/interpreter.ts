@@ -3,7 +3,7 @@
  * compares what the caller observes, and runs the checkers after the step.
  */
 import { type Cmd, type Outcome, cmdToString, isInvisible, outcomeToString, sameOutcome } from "../model/commands.js";
-import { type ModelState, applyCmd, initialState } from "../model/semantic.js";
+import { type ModelState, type MutableModelState, applyCmd, applyCmdInPlace, initialState, mutableCopy } from "../model/semantic.js";
 import { type World, defaultWorld, initMm } from "../model/world.js";
 import { InvariantError } from "../impl/assert.js";
 import type { DesignInfo } from "../impl/design.js";
@@ -35,6 +35,12 @@ export interface SessionOptions {
    * A step that walked the rmap (swap-out, migration, reclaim, truncate) is checked fully.
    */
   readonly incremental?: boolean;
+  /**
+   * Keep every model state (immer: each step makes a new immutable state, so a caller may hold
+   * on to `model` after later steps), for replay, conform and the step-by-step views. Off, the
+   * model is one mutable state changed in place: the search loop's fast path (default on).
+   */
+  readonly history?: boolean;
 }
 
 export class Session {
@@ -43,6 +49,7 @@ export class Session {
   model: ModelState;
   private readonly checkEvery: number;
   private readonly incremental: boolean;
+  private readonly history: boolean;
   steps = 0;
 
   constructor(
@@ -54,7 +61,17 @@ export class Session {
     this.incremental = opts.incremental ?? this.checkEvery > 1;
     this.kernel = createKernel(this.world, { ...design, create: (k) => design.create(k, opts.mutant) }, initMm);
     for (const q of opts.quirks ?? []) this.kernel.quirks.add(q);
-    this.model = initialState(this.world, initMm);
+    this.history = opts.history ?? true;
+    const initial = initialState(this.world, initMm);
+    this.model = this.history ? initial : mutableCopy(initial);
+  }
+
+  /** The model half of a step, persistent or in place (same definition: model/semantic.ts step). */
+  private applyModel(cmd: Cmd): Outcome {
+    if (!this.history) return applyCmdInPlace(this.world, this.model as MutableModelState, cmd);
+    const m = applyCmd(this.world, this.model, cmd);
+    this.model = m.state;
+    return m.outcome;
   }
 
   /** Apply one command to both sides; a Violation if they disagree or a checker fails. */
@@ -63,30 +80,29 @@ export class Session {
     const full = index % this.checkEvery === 0 || cmd.op === "truncate" || cmd.op === "reclaim" || cmd.op === "exit";
     const touched = !full && this.incremental ? this.touchedBefore(cmd) : undefined;
     const walks = this.kernel.counters.walks;
-    const m = applyCmd(this.world, this.model, cmd);
-    this.model = m.state;
+    const modelOut = this.applyModel(cmd);
     let kernelOut: Outcome;
-    if (m.outcome.kind === "skip") {
-      kernelOut = m.outcome; // the model decides what does not apply; the kernel never sees it
+    if (modelOut.kind === "skip") {
+      kernelOut = modelOut; // the model decides what does not apply; the kernel never sees it
     } else {
       try {
         kernelOut = this.kernel.exec(cmd);
       } catch (e) {
         kernelOut = { kind: "internal", what: "crashed" };
-        const record = { index, cmd, model: m.outcome, kernel: kernelOut };
+        const record = { index, cmd, model: modelOut, kernel: kernelOut };
         const invariant = e instanceof InvariantError ? e.invariant : "KERNEL";
         const message = e instanceof InvariantError ? e.detail : e instanceof Error ? e.message : String(e);
         return { record, violation: { invariant, message: `${cmdToString(cmd)}: ${message}` } };
       }
     }
-    const record = { index, cmd, model: m.outcome, kernel: kernelOut };
-    if (!isInvisible(cmd) && !sameOutcome(m.outcome, kernelOut)) {
+    const record = { index, cmd, model: modelOut, kernel: kernelOut };
+    if (!isInvisible(cmd) && !sameOutcome(modelOut, kernelOut)) {
       return {
         record,
         violation: {
           invariant: "SEMANTIC",
-          message: `${cmdToString(cmd)} returned ${outcomeToString(kernelOut)}, the model says ${outcomeToString(m.outcome)}`,
-          expected: outcomeToString(m.outcome),
+          message: `${cmdToString(cmd)} returned ${outcomeToString(kernelOut)}, the model says ${outcomeToString(modelOut)}`,
+          expected: outcomeToString(modelOut),
           actual: outcomeToString(kernelOut),
         },
       };

@@ -105,7 +105,7 @@ function measureRandom(design: DesignInfo, runs: number, started: bigint): Metri
   const sum = { walks: 0, vmas: 0, ptes: 0, mms: 0, fork: 0, atFork: 0, atFault: 0, reclaimed: 0, copies: 0, objects: 0 };
   const peak = { ilp32: 0, lp64: 0 };
   for (const plan of plans) {
-    const s = new Session(design, { checkEvery: 16 });
+    const s = new Session(design, { checkEvery: 16, history: false });
     const r = new Resolver(s.world, plan.weights);
     for (const choice of plan.choices) {
       const cmd = r.resolve(s.model, choice);

@@ -107,7 +107,7 @@ export function executePlan(
   opts: Pick<PropertyOptions, "design" | "mutant" | "quirks" | "world" | "checkEvery" | "incremental">,
 ): { commands: Cmd[]; failure?: Failure; executed: number; skipped: number; marks: RunCoverage } {
   const world = opts.world ?? defaultWorld;
-  const session = new Session(opts.design, opts);
+  const session = new Session(opts.design, { ...opts, history: false });
   const resolver = new Resolver(world, plan.weights);
   const commands: Cmd[] = [];
   const marks = new RunCoverage();
@@ -152,7 +152,7 @@ export function minimize(
   opts: Pick<PropertyOptions, "design" | "mutant" | "quirks" | "world">,
 ): { commands: Cmd[]; result: ReturnType<typeof runSequence> } {
   const fails = (c: readonly Cmd[]) => {
-    const r = runSequence(opts.design, c, { ...opts, checkEvery: 1 });
+    const r = runSequence(opts.design, c, { ...opts, checkEvery: 1, history: false });
     return r.failure?.invariant === invariant ? r : undefined;
   };
   let best = [...cmds];
