@@ -368,6 +368,11 @@ export class Kernel {
   peek(mm: Mm, addr: number): number | "SIGSEGV" | "SIGBUS" {
     const vma = findVma(mm, addr);
     if (!vma) return "SIGSEGV";
+    return this.peekIn(mm, vma, addr);
+  }
+
+  /** peek() when the caller already knows the vma that contains addr. */
+  peekIn(mm: Mm, vma: Vma, addr: number): number | "SIGSEGV" | "SIGBUS" {
     const pte: Pte | undefined = mm.pt.get(addr);
     if (pte?.kind === "present") return this.frameData[pte.pfn] as number;
     if (pte?.kind === "swap") {

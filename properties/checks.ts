@@ -7,9 +7,10 @@
 import { type Observed, type ModelState, observe } from "../model/semantic.js";
 import { type Ref, refAll, refKey } from "../model/oracle.js";
 import { InvariantError } from "../impl/assert.js";
+import { Counters } from "../impl/design.js";
 import type { Kernel } from "../impl/kernel.js";
 import { findVma } from "../impl/mmap.js";
-import { PG_swapcache, type Page, VM_LOCKED, VM_WRITE } from "../impl/types.js";
+import { PG_swapcache, type Page, VM_LOCKED, VM_WRITE, type Vma } from "../impl/types.js";
 
 export type CheckId = "I1" | "I2" | "I3" | "I4" | "I5" | "I6" | "I7" | "I8" | "I9" | "I10" | "I11" | "SEMANTIC" | "KERNEL";
 
@@ -181,4 +182,176 @@ export function checkTouched(k: Kernel, model: ModelState, mms: readonly number[
 /** Every per-step check, in order of how much they explain. */
 export function checkAll(k: Kernel, model: ModelState): Violation | undefined {
   return guarded(() => checkRmap(k) ?? checkStructures(k) ?? checkSemantic(k, model), k);
+}
+
+/*
+ * The fast path of the same checks: "detect fast, explain slowly". Each fast checker tests
+ * exactly the conditions of its counterpart above, without building a string, a Ref or a Set;
+ * when one of them sees a violation (or the kernel or design throws), the counterpart runs to
+ * produce the Violation, so every message is the one the full checker gives.
+ * properties/fastpath.test.ts holds the two to the same verdicts.
+ */
+
+/** Per-kernel scratch space of the fast checkers, reused across steps. */
+class Scratch {
+  /** PTEs mapping each frame (Ref(X)'s size), filled per check. */
+  refCount = new Int32Array(64);
+  /** Visit stamps per (mm, addr) slot, so a duplicate visit or a PTE counted twice shows. */
+  stamp = new Int32Array(256);
+  generation = 0;
+}
+const scratch = new WeakMap<Kernel, Scratch>();
+
+function scratchOf(k: Kernel): Scratch {
+  let s = scratch.get(k);
+  if (!s) {
+    s = new Scratch();
+    scratch.set(k, s);
+  }
+  return s;
+}
+
+/**
+ * checkRmap's verdict without its explanation: true when every page's walk equals Ref(X), its
+ * mapcount is |Ref(X)| and its count adds up (I1–I3, I8). With `pfns`, only those frames'
+ * walks (checkTouched's part), and PTEs to free frames are left to the next full check.
+ */
+function rmapHolds(k: Kernel, s: Scratch, pfns?: ReadonlySet<number>): boolean {
+  const frames = k.frames;
+  if (s.refCount.length < frames.length) s.refCount = new Int32Array(frames.length * 2);
+  const refCount = s.refCount;
+  refCount.fill(0, 0, frames.length);
+  for (const mm of k.mms.values()) {
+    for (const pte of mm.pt.values()) {
+      if (pte.kind !== "present") continue;
+      if (frames[pte.pfn] == null) {
+        if (pfns === undefined) return false; // a PTE to a free frame
+        continue;
+      }
+      (refCount[pte.pfn] as number)++;
+    }
+  }
+  const vpnLimit = k.world.vpnLimit;
+  const mms = k.mms;
+  let ok = true;
+  let walked = 0;
+  let pfn = -1;
+  let gen = 0;
+  // One visitor for every page of this check. A visit counts if the live mm of that id has a
+  // present PTE there mapping the page (Ref(X) membership) and it is the first visit there.
+  const visit = (vma: Vma, addr: number): boolean => {
+    const pte = mms.get(vma.mm.id)?.pt.get(addr);
+    if (pte === undefined || pte.kind !== "present" || pte.pfn !== pfn || !(addr >= 0 && addr < vpnLimit)) {
+      ok = false;
+      return true;
+    }
+    const slot = vma.mm.id * vpnLimit + addr;
+    if (slot >= s.stamp.length) {
+      const grown = new Int32Array(Math.max(slot + 1, s.stamp.length * 2));
+      grown.set(s.stamp);
+      s.stamp = grown;
+    }
+    if (s.stamp[slot] === gen) ok = false;
+    s.stamp[slot] = gen;
+    walked++;
+    return true;
+  };
+  const one = (p: Page): boolean => {
+    pfn = p.pfn;
+    walked = 0;
+    gen = ++s.generation;
+    k.design.walk(p, visit);
+    const ref = refCount[p.pfn] as number;
+    if (!ok || walked !== ref || p.mapcount !== ref) return false;
+    const inCache = p.file !== null && p.file.pageCache.get(p.index) === p ? 1 : 0;
+    const inSwap = p.flags & PG_swapcache ? 1 : 0;
+    return p.count === p.mapcount + inCache + inSwap;
+  };
+  if (pfns !== undefined) {
+    for (const frame of pfns) {
+      const p = frames[frame];
+      if (p && !one(p)) return false;
+    }
+    return true;
+  }
+  for (const p of frames) if (p && !one(p)) return false;
+  return true;
+}
+
+/** checkSemantic's verdict without its explanation (every mm, or `only`). */
+function semanticHolds(k: Kernel, model: ModelState, only?: readonly number[]): boolean {
+  let modelCount = 0;
+  for (const key in model.mms) {
+    if (!k.mms.has(Number(key))) return false;
+    modelCount++;
+  }
+  if (modelCount !== k.mms.size) return false;
+  if (only) {
+    for (const id of only) if (!mmHolds(k, model, id)) return false;
+    return true;
+  }
+  for (const id of k.mms.keys()) if (!mmHolds(k, model, id)) return false;
+  return true;
+}
+
+/** One process: every vma page is in the model and reads what it says, and nothing else is. */
+function mmHolds(k: Kernel, model: ModelState, id: number): boolean {
+  const mm = k.mms.get(id);
+  const pages = model.mms[id];
+  if (!mm || !pages) return true;
+  let inVmas = 0;
+  for (const vma of mm.vmas) {
+    const writable = (vma.vmFlags & VM_WRITE) !== 0;
+    const locked = (vma.vmFlags & VM_LOCKED) !== 0;
+    for (let addr = vma.vmStart; addr < vma.vmEnd; addr++) {
+      const p = pages[addr];
+      if (!p) return false;
+      inVmas++;
+      if (observe(model, id, addr) !== k.peekIn(mm, vma, addr)) return false;
+      if (writable !== (p.prot === "rw") || locked !== p.locked) return false;
+    }
+  }
+  // A model page outside every vma reads SIGSEGV in the kernel: a mismatch.
+  let modelPages = 0;
+  for (const _ in pages) modelPages++;
+  return modelPages === inVmas;
+}
+
+/** The fast path of checkAll: the same verdict, and the same Violation when there is one. */
+export function checkAllFast(k: Kernel, model: ModelState): Violation | undefined {
+  return explainIfBroken(k, () => rmapHolds(k, scratchOf(k)) && structuresHold(k) && semanticHolds(k, model), () => checkAll(k, model));
+}
+
+/** The fast path of checkTouched. */
+export function checkTouchedFast(k: Kernel, model: ModelState, mms: readonly number[], pfns: ReadonlySet<number>): Violation | undefined {
+  return explainIfBroken(
+    k,
+    () => (pfns.size === 0 || rmapHolds(k, scratchOf(k), pfns)) && semanticHolds(k, model, mms),
+    () => checkTouched(k, model, mms, pfns),
+  );
+}
+
+function structuresHold(k: Kernel): boolean {
+  k.design.check();
+  for (const file of k.files) file.iMmap.check();
+  return true;
+}
+
+function explainIfBroken(k: Kernel, holds: () => boolean, explain: () => Violation | undefined): Violation | undefined {
+  const saved = Object.assign(new Counters(), k.counters);
+  let ok: boolean;
+  try {
+    ok = holds();
+  } catch {
+    ok = false;
+  } finally {
+    Object.assign(k.counters, saved);
+  }
+  if (ok) return undefined;
+  return (
+    explain() ?? {
+      invariant: "KERNEL",
+      message: "rmapcheck internal error: the fast checker saw a violation the full checker does not (please report)",
+    }
+  );
 }

@@ -8,7 +8,7 @@ import { type World, defaultWorld, initMm } from "../model/world.js";
 import { InvariantError } from "../impl/assert.js";
 import type { DesignInfo } from "../impl/design.js";
 import { Kernel, createKernel } from "../impl/kernel.js";
-import { type Violation, checkAll, checkNoLeaks, checkTouched, guarded } from "./checks.js";
+import { type Violation, checkAllFast, checkNoLeaks, checkTouchedFast, guarded } from "./checks.js";
 
 export interface StepRecord {
   readonly index: number;
@@ -108,8 +108,8 @@ export class Session {
       };
     }
     let violation: Violation | undefined;
-    if (full || (touched && this.kernel.counters.walks !== walks)) violation = checkAll(this.kernel, this.model);
-    else if (touched) violation = checkTouched(this.kernel, this.model, touched.mms, this.pfnsOf(touched.mms, touched.pfns));
+    if (full || (touched && this.kernel.counters.walks !== walks)) violation = checkAllFast(this.kernel, this.model);
+    else if (touched) violation = checkTouchedFast(this.kernel, this.model, touched.mms, this.pfnsOf(touched.mms, touched.pfns));
     return violation ? { record, violation } : { record };
   }
 
@@ -131,7 +131,7 @@ export class Session {
 
   /** Full check now, whatever the schedule. */
   checkNow(): Violation | undefined {
-    return checkAll(this.kernel, this.model);
+    return checkAllFast(this.kernel, this.model);
   }
 
   /** Every live mm exits in the given order (the rest in id order), then I9. */
