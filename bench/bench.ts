@@ -1,48 +1,136 @@
 /*
  * `npm run bench`: commands/second of the property loop, per design, with a fixed seed.
+ *
  * Each design runs three times on the same sequences: every checker after every step (full);
  * incremental checks with a full check every 16 steps (what `run --check-every 16` does); and
- * the per-step checks off (checkers only at exits). The ratios show what checking costs.
+ * the per-step checks off (the full checkers only at exits, where several bugs first show).
+ * The ratios show what checking costs.
  *
- *   npm run bench                 all designs, 1000 runs each
- *   npm run bench -- scan 2000    one design, 2000 runs
+ * Two more tables put the numbers in context:
+ * - the ceiling: a fast-check model-based run (fc.modelRun) over a minimal model, with as many
+ *   commands as the design's run, in this process on this day; `full/ceiling` says how close
+ *   rmapcheck is to the framework's own speed on this machine;
+ * - workers: the same campaign (`rmapcheck run --design anon-vma-chain --runs N`) with one and
+ *   with two worker threads, and the speed-up.
+ * Peak RSS of the whole bench is printed last.
+ *
+ *   npm run bench                         all designs, 1000 runs each
+ *   npm run bench -- scan 2000            one design, 2000 runs
+ *   npm run bench -- all 1000 --no-workers
  */
+import fc from "fast-check";
+import { runCampaign } from "../cli/campaign.js";
 import { designs } from "../impl/designs/index.js";
 import { checkDesign } from "../properties/property.js";
 
-const [only, runsArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const flags = new Set(args.filter((a) => a.startsWith("--")));
+const [only, runsArg] = args.filter((a) => !a.startsWith("--"));
 const runs = Number(runsArg ?? 1000);
 const seed = 42;
 const picked = only && only !== "all" ? designs.filter((d) => d.name === only) : designs;
-if (picked.length === 0) {
-  console.error(`bench: unknown design '${only}'`);
+if (picked.length === 0 || !Number.isInteger(runs) || runs < 1) {
+  console.error(`bench: unknown design '${only}' or bad run count '${runsArg}' (usage: npm run bench -- [DESIGN|all] [RUNS] [--no-workers])`);
   process.exit(2);
 }
 
 /** Best of `repeats` timings of the same runs: the least disturbed by GC and other load. */
 const repeats = 3;
+const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
+
 function measure(design: (typeof designs)[number], checkEvery: number, incremental: boolean) {
   let best = Number.POSITIVE_INFINITY;
   let r = checkDesign({ design, seed, runs: 1, shrink: false });
   for (let i = 0; i < repeats; i++) {
     const t0 = process.hrtime.bigint();
     r = checkDesign({ design, seed, runs, checkEvery, incremental, shrink: false });
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
+    best = Math.min(best, seconds(t0));
   }
   return { commands: r.commands, seconds: best, rate: r.commands / best, ok: r.ok };
 }
 
+/*
+ * The framework's ceiling: a counter with three commands (inc, dec, check), each with a real
+ * check() against the model and a run() that asserts; fast-check generates, runs and (if it
+ * had to) would shrink exactly as in rmapcheck's loop. Sequences of up to 60 commands.
+ */
+interface Counter {
+  n: number;
+}
+class Inc implements fc.Command<Counter, Counter> {
+  check = () => true;
+  run(m: Counter, r: Counter) {
+    executed++;
+    m.n++;
+    r.n++;
+  }
+  toString = () => "inc";
+}
+class Dec implements fc.Command<Counter, Counter> {
+  check = (m: Readonly<Counter>) => m.n > 0;
+  run(m: Counter, r: Counter) {
+    executed++;
+    m.n--;
+    r.n--;
+  }
+  toString = () => "dec";
+}
+class Same implements fc.Command<Counter, Counter> {
+  check = () => true;
+  run(m: Counter, r: Counter) {
+    executed++;
+    if (m.n !== r.n) throw new Error("diverged");
+  }
+  toString = () => "same";
+}
+const counterCommands: fc.Arbitrary<fc.Command<Counter, Counter>>[] = [fc.constant(new Inc()), fc.constant(new Dec()), fc.constant(new Same())];
+/** Commands the ceiling run executed (check() passed and run() ran). */
+let executed = 0;
+
+function ceiling(commands: number): number {
+  const perRun = 40;
+  const numRuns = Math.max(1, Math.round(commands / perRun));
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < repeats; i++) {
+    executed = 0;
+    const t0 = process.hrtime.bigint();
+    fc.assert(
+      fc.property(fc.commands(counterCommands, { maxCommands: perRun, size: "max" }), (cmds) => {
+        fc.modelRun(() => ({ model: { n: 0 }, real: { n: 0 } }), cmds);
+      }),
+      { seed, numRuns },
+    );
+    best = Math.min(best, seconds(t0));
+  }
+  return executed / best;
+}
+
 // Warm the JIT on the shared kernel code so the first design is not measured cold.
 for (const design of picked.slice(0, 2)) checkDesign({ design, seed: seed + 1, runs: 300, shrink: false });
-console.log(`bench: seed ${seed}, ${runs} runs per design, best of ${repeats}, node ${process.version}`);
-const cols = ["design".padEnd(22), "commands".padStart(9), "full cmd/s".padStart(11), "incr cmd/s".padStart(11), "off cmd/s".padStart(10), "full/off".padStart(9), "incr/off".padStart(9)];
+ceiling(20_000);
+
+console.log(`bench: seed ${seed}, ${runs} runs per design, best of ${repeats}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
+const cols = [
+  "design".padEnd(22),
+  "commands".padStart(9),
+  "full cmd/s".padStart(11),
+  "incr cmd/s".padStart(11),
+  "off cmd/s".padStart(10),
+  "full/off".padStart(9),
+  "incr/off".padStart(9),
+  "ceiling".padStart(10),
+  "full/ceil".padStart(10),
+];
 console.log(cols.join(" "));
+const n = (x: number, w: number) => Math.round(x).toString().padStart(w);
+const fullRates: number[] = [];
 for (const design of picked) {
   const full = measure(design, 1, false);
   const incr = measure(design, 16, true);
   const off = measure(design, 1_000_000, false);
+  const ceil = ceiling(full.commands);
+  fullRates.push(full.rate);
   const verdict = full.ok ? "" : "  (counterexample found: rates cover the runs up to it, no shrinking)";
-  const n = (x: number, w: number) => Math.round(x).toString().padStart(w);
   console.log(
     [
       design.name.padEnd(22),
@@ -52,6 +140,42 @@ for (const design of picked) {
       n(off.rate, 10),
       (full.rate / off.rate).toFixed(2).padStart(9),
       (incr.rate / off.rate).toFixed(2).padStart(9),
+      n(ceil, 10),
+      (full.rate / ceil).toFixed(3).padStart(10),
     ].join(" ") + verdict,
   );
 }
+const sorted = [...fullRates].sort((a, b) => a - b);
+console.log(`full cmd/s: min ${Math.round(sorted[0] ?? 0)}, median ${Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0)}`);
+
+if (!flags.has("--no-workers")) {
+  // The same campaign with one and two worker threads (chunks of 100 runs, every check).
+  const campaign = (workers: number) => ({
+    design: "anon-vma-chain",
+    seed,
+    runs: Math.max(2000, runs * 2),
+    workers,
+    shard: { index: 0, count: 1 },
+    maxCommands: 60,
+    swarm: true,
+    checkEvery: 1,
+  });
+  const timed = async (workers: number) => {
+    let best = Number.POSITIVE_INFINITY;
+    let commands = 0;
+    for (let i = 0; i < 2; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = await runCampaign(campaign(workers));
+      best = Math.min(best, seconds(t0));
+      commands = r.commands;
+    }
+    return { commands, rate: commands / best };
+  };
+  const one = await timed(1);
+  const two = await timed(2);
+  console.log(
+    `workers (anon-vma-chain, ${campaign(1).runs} runs, best of 2): 1 worker ${n(one.rate, 0)} cmd/s, 2 workers ${n(two.rate, 0)} cmd/s, ` +
+      `speed-up ${(two.rate / one.rate).toFixed(2)}×, same commands: ${one.commands === two.commands ? "yes" : `no (${one.commands} vs ${two.commands})`}`,
+  );
+}
+console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);

@@ -55,25 +55,43 @@ const poisonMark = Symbol("rmapcheck.poisoned");
  * Live objects pay nothing.
  */
 export function poison(obj: object, kind: string, freedAt: string): void {
-  const trap = new Proxy(
-    {},
-    {
-      get(_t, prop) {
-        if (prop === poisonMark) return freedAt;
-        if (typeof prop === "symbol") return undefined;
-        throw new UseAfterFreeError(kind, freedAt, `read of .${prop}`);
-      },
-      set(_t, prop) {
-        throw new UseAfterFreeError(kind, freedAt, `write of .${String(prop)}`);
-      },
-      has(_t, prop) {
-        if (prop === poisonMark) return true;
-        throw new UseAfterFreeError(kind, freedAt, `test of .${String(prop)}`);
-      },
-    },
-  );
   for (const key of Object.keys(obj)) delete (obj as Record<string, unknown>)[key];
-  Object.setPrototypeOf(obj, trap);
+  Object.setPrototypeOf(obj, trapFor(kind, freedAt));
+}
+
+/** One trap per (kind, freeing site): the traps hold no per-object state, so they are shared. */
+const traps = new Map<string, Map<string, object>>();
+
+function trapFor(kind: string, freedAt: string): object {
+  let byWhere = traps.get(kind);
+  if (!byWhere) {
+    byWhere = new Map();
+    traps.set(kind, byWhere);
+  }
+  let trap = byWhere.get(freedAt);
+  if (!trap) {
+    trap = new Proxy(
+      {},
+      {
+        get(_t, prop) {
+          if (prop === poisonMark) return freedAt;
+          if (typeof prop === "symbol") return undefined;
+          throw new UseAfterFreeError(kind, freedAt, `read of .${prop}`);
+        },
+        set(_t, prop) {
+          throw new UseAfterFreeError(kind, freedAt, `write of .${String(prop)}`);
+        },
+        has(_t, prop) {
+          if (prop === poisonMark) return true;
+          throw new UseAfterFreeError(kind, freedAt, `test of .${String(prop)}`);
+        },
+      },
+    );
+    // Freeing sites are a fixed set of literals, except a few that name the object; bound the
+    // cache so those cannot grow it without limit over a long campaign.
+    if (byWhere.size < 4096) byWhere.set(freedAt, trap);
+  }
+  return trap;
 }
 
 /** Where a poisoned object was freed, or undefined while it is live. Never throws. */

@@ -93,7 +93,7 @@ export class Resolver {
     if (op === "fork" && live.length >= this.world.mmLiveMax) op = "exit";
     if (op === "exit" && live.length <= 1) op = "fork";
     const pages = state.mms[mm] ?? {};
-    const mapped = Object.keys(pages).map(Number);
+    const mapped = mappedPages(pages, this.world.vpnLimit);
     const w = this.world;
     const len = 1 + (c % 4);
     switch (op) {
@@ -201,6 +201,16 @@ export class Resolver {
     newAddr = clampAddr(newAddr, len, w);
     return { op: "mremap", mm, addr: start, len, newLen: len, maymove: true, fixed: true, newAddr };
   }
+}
+
+/**
+ * The mapped virtual pages in ascending order: what Object.keys gives for integer keys, without
+ * turning every key into a string (every model page lies below vpnLimit).
+ */
+function mappedPages(pages: Readonly<Record<number, unknown>>, vpnLimit: number): number[] {
+  const out: number[] = [];
+  for (let a = 0; a < vpnLimit; a++) if (pages[a] !== undefined) out.push(a);
+  return out;
 }
 
 function clampAddr(addr: number, len: number, w: World): number {
