@@ -46,7 +46,8 @@ export interface SwapEntry {
 
 export class Kernel {
   design!: RmapDesign;
-  readonly counters = new Counters();
+  /** Work counters; a checker swaps in its own while it walks, so its walks do not count. */
+  counters = new Counters();
   readonly mms = new Map<number, Mm>();
   readonly files: File[] = [];
   /** Frame → the page occupying it, or null if free. */

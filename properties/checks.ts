@@ -199,7 +199,7 @@ class Scratch {
   /** Visit stamps per (mm, addr) slot, so a duplicate visit or a PTE counted twice shows. */
   stamp = new Int32Array(256);
   generation = 0;
-  /** The workload's counters, saved while the checker walks. */
+  /** The counters the kernel bumps while the fast checkers walk (thrown away). */
   readonly counters = new Counters();
 }
 const scratch = new WeakMap<Kernel, Scratch>();
@@ -282,12 +282,9 @@ function rmapHolds(k: Kernel, s: Scratch, pfns?: ReadonlySet<number>): boolean {
 
 /** checkSemantic's verdict without its explanation (every mm, or `only`). */
 function semanticHolds(k: Kernel, model: ModelState, only?: readonly number[]): boolean {
-  let modelCount = 0;
-  for (const key in model.mms) {
-    if (!k.mms.has(Number(key))) return false;
-    modelCount++;
-  }
-  if (modelCount !== k.mms.size) return false;
+  // The same processes on both sides: as many, and every kernel mm in the model.
+  if (Object.keys(model.mms).length !== k.mms.size) return false;
+  for (const id of k.mms.keys()) if (model.mms[id] === undefined) return false;
   if (only) {
     for (const id of only) if (!mmHolds(k, model, id)) return false;
     return true;
@@ -357,14 +354,15 @@ function structuresHold(k: Kernel): boolean {
 }
 
 function explainIfBroken(k: Kernel, holds: () => boolean, explain: () => Violation | undefined): Violation | undefined {
-  const saved = Object.assign(scratchOf(k).counters, k.counters);
+  const workload = k.counters;
+  k.counters = scratchOf(k).counters;
   let ok: boolean;
   try {
     ok = holds();
   } catch {
     ok = false;
   } finally {
-    Object.assign(k.counters, saved);
+    k.counters = workload;
   }
   if (ok) return undefined;
   return (

@@ -67,6 +67,11 @@ export function planArbitrary(opts: PlanOptions): fc.Arbitrary<Plan> {
   });
 }
 
+/** mmap's kinds, by c % 4: anonymous twice as often as either file kind. */
+const mmapKinds: readonly MapKind[] = ["anon", "anon", "private-file", "shared-file"];
+/** pickAddr's offsets from a mapped page: the page itself half the time, else an edge. */
+const addrShifts: readonly number[] = [0, 0, 0, 0, -1, 1, -2, 2];
+
 /** Resolution state carried along a sequence. */
 export class Resolver {
   private nextChild: number;
@@ -110,8 +115,7 @@ export class Resolver {
         return { op: "exit", mm: who };
       }
       case "mmap": {
-        const kinds: MapKind[] = ["anon", "anon", "private-file", "shared-file"];
-        const kind = kinds[c % 4] as MapKind;
+        const kind = mmapKinds[c % 4] as MapKind;
         const fixed = d % 4 === 0;
         const addr = fixed ? this.pickAddr(mapped, d >>> 2, w) : this.pickAddr(mapped, d >>> 2, w) + 1;
         const prot = (c >>> 2) % 5 === 0 ? "r" : "rw";
@@ -178,7 +182,7 @@ export class Resolver {
   private pickAddr(mapped: readonly number[], r: number, w: World): number {
     if (mapped.length === 0 || r % 8 === 0) return w.mmapBase + ((r >>> 3) % (w.vpnLimit - w.mmapBase));
     const v = mapped[(r >>> 3) % mapped.length] as number;
-    const shift = [0, 0, 0, 0, -1, 1, -2, 2][r % 8] as number;
+    const shift = addrShifts[r % 8] as number;
     return Math.min(w.vpnLimit - 1, Math.max(0, v + shift));
   }
 
