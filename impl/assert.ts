@@ -39,6 +39,11 @@ export function assert(cond: boolean, invariant: InvariantId, message: string | 
   if (!cond) throw new InvariantError(invariant, typeof message === "string" ? message : message(), objects);
 }
 
+/** Throw the InvariantError of a check that failed: `if (!cond) fail(...)`, for the hottest checks. */
+export function fail(invariant: InvariantId, message: string, ...objects: unknown[]): never {
+  throw new InvariantError(invariant, message, objects);
+}
+
 /** A freed object was touched: the simulated kernel's use-after-free (I4). */
 export class UseAfterFreeError extends InvariantError {
   constructor(kind: string, freedAt: string, touched: string) {

@@ -4,6 +4,7 @@
  * invariant of primer §5 (or "SEMANTIC" when a process would observe something the model
  * forbids).
  */
+import type { Cmd } from "../model/commands.js";
 import { type MFile, type Observed, type ModelState, observe } from "../model/semantic.js";
 import { type Ref, refAll, refKey } from "../model/oracle.js";
 import { InvariantError } from "../impl/assert.js";
@@ -280,69 +281,100 @@ function rmapHolds(k: Kernel, s: Scratch, pfns?: ReadonlySet<number>): boolean {
   return true;
 }
 
+/**
+ * What the fast semantic check needs to know of the model beyond its pages: how many processes
+ * and how many mapped pages each has. Both are pure functions of the model state, recounted
+ * after each step only where that step can change them (model/semantic.ts: only fork and exit
+ * add or remove processes; only a command's own mm, and a fork's child, gain or lose pages —
+ * truncate changes what pages hold, not which exist). The fast-path test holds this to a
+ * recount from scratch after every step.
+ */
+export class ModelCensus {
+  mms = 0;
+  readonly pages = new Map<number, number>();
+
+  constructor(
+    model: ModelState,
+    private readonly vpnLimit: number,
+  ) {
+    this.mms = Object.keys(model.mms).length;
+    for (const id of Object.keys(model.mms)) this.recount(model, Number(id));
+  }
+
+  /** After `cmd` was applied to the model (and not skipped). */
+  after(model: ModelState, cmd: Cmd): void {
+    if (cmd.op === "fork" || cmd.op === "exit") this.mms = Object.keys(model.mms).length;
+    if ("mm" in cmd) this.recount(model, cmd.mm);
+    if (cmd.op === "fork") this.recount(model, cmd.child);
+  }
+
+  private recount(model: ModelState, id: number): void {
+    const pages = model.mms[id];
+    if (pages === undefined) {
+      this.pages.delete(id);
+      return;
+    }
+    let n = 0;
+    for (let a = 0; a < this.vpnLimit; a++) if (pages[a] !== undefined) n++;
+    this.pages.set(id, n);
+  }
+}
+
 /** checkSemantic's verdict without its explanation (every mm, or `only`). */
-function semanticHolds(k: Kernel, model: ModelState, only?: readonly number[]): boolean {
+function semanticHolds(k: Kernel, model: ModelState, census: ModelCensus, only?: readonly number[]): boolean {
   // The same processes on both sides: as many, and every kernel mm in the model.
-  if (Object.keys(model.mms).length !== k.mms.size) return false;
+  if (census.mms !== k.mms.size) return false;
   for (const id of k.mms.keys()) if (model.mms[id] === undefined) return false;
   if (only) {
-    for (const id of only) if (!mmHolds(k, model, id)) return false;
+    for (const id of only) if (!mmHolds(k, model, census, id)) return false;
     return true;
   }
-  for (const id of k.mms.keys()) if (!mmHolds(k, model, id)) return false;
+  for (const id of k.mms.keys()) if (!mmHolds(k, model, census, id)) return false;
   return true;
 }
 
 /**
- * One process: every vma page is in the model and reads what it says, and no model page lies
- * outside the vmas (the kernel would read SIGSEGV there). Scans the address space once, vmas
- * in order beside it, so no key is turned into a string.
+ * One process: every vma page is in the model and reads what it says, and the model has no
+ * page beyond those (one outside every vma would read SIGSEGV in the kernel).
  */
-function mmHolds(k: Kernel, model: ModelState, id: number): boolean {
+function mmHolds(k: Kernel, model: ModelState, census: ModelCensus, id: number): boolean {
   const mm = k.mms.get(id);
   const pages = model.mms[id];
   if (!mm || !pages) return true;
   const files = model.files;
-  const vmas = mm.vmas;
-  const limit = k.world.vpnLimit;
-  let vi = 0;
-  for (let addr = 0; addr < limit; addr++) {
-    let vma = vmas[vi];
-    while (vma !== undefined && addr >= vma.vmEnd) vma = vmas[++vi];
-    const inVma = vma !== undefined && addr >= vma.vmStart;
-    const p = pages[addr];
-    if (p === undefined) {
-      if (inVma) return false;
-      continue;
+  let inVmas = 0;
+  for (const vma of mm.vmas) {
+    const writable = (vma.vmFlags & VM_WRITE) !== 0;
+    const locked = (vma.vmFlags & VM_LOCKED) !== 0;
+    for (let addr = vma.vmStart; addr < vma.vmEnd; addr++) {
+      const p = pages[addr];
+      if (p === undefined) return false;
+      inVmas++;
+      // observe(), inlined on the page already in hand.
+      let want: number | "SIGBUS";
+      if (p.data !== undefined) want = p.data;
+      else if (p.kind === "anon") want = 0;
+      else {
+        const file = files[p.file] as MFile;
+        want = p.pgoff >= file.size ? "SIGBUS" : (file.data[p.pgoff] ?? 0);
+      }
+      if (want !== k.peekIn(mm, vma, addr)) return false;
+      if (writable !== (p.prot === "rw") || locked !== p.locked) return false;
     }
-    if (!inVma) return false;
-    const v = vma as Vma;
-    // observe(), inlined on the page already in hand.
-    let want: number | "SIGBUS";
-    if (p.data !== undefined) want = p.data;
-    else if (p.kind === "anon") want = 0;
-    else {
-      const file = files[p.file] as MFile;
-      want = p.pgoff >= file.size ? "SIGBUS" : (file.data[p.pgoff] ?? 0);
-    }
-    if (want !== k.peekIn(mm, v, addr)) return false;
-    if (((v.vmFlags & VM_WRITE) !== 0) !== (p.prot === "rw") || ((v.vmFlags & VM_LOCKED) !== 0) !== p.locked) return false;
   }
-  // Model pages at or past vpnLimit cannot exist (every range is validated against it); the
-  // slow checker is the judge if one ever does.
-  return vmas.length === 0 || (vmas[vmas.length - 1] as Vma).vmEnd <= limit;
+  return inVmas === census.pages.get(id);
 }
 
 /** The fast path of checkAll: the same verdict, and the same Violation when there is one. */
-export function checkAllFast(k: Kernel, model: ModelState): Violation | undefined {
-  return explainIfBroken(k, () => rmapHolds(k, scratchOf(k)) && structuresHold(k) && semanticHolds(k, model), () => checkAll(k, model));
+export function checkAllFast(k: Kernel, model: ModelState, census: ModelCensus): Violation | undefined {
+  return explainIfBroken(k, () => rmapHolds(k, scratchOf(k)) && structuresHold(k) && semanticHolds(k, model, census), () => checkAll(k, model));
 }
 
 /** The fast path of checkTouched. */
-export function checkTouchedFast(k: Kernel, model: ModelState, mms: readonly number[], pfns: ReadonlySet<number>): Violation | undefined {
+export function checkTouchedFast(k: Kernel, model: ModelState, census: ModelCensus, mms: readonly number[], pfns: ReadonlySet<number>): Violation | undefined {
   return explainIfBroken(
     k,
-    () => (pfns.size === 0 || rmapHolds(k, scratchOf(k), pfns)) && semanticHolds(k, model, mms),
+    () => (pfns.size === 0 || rmapHolds(k, scratchOf(k), pfns)) && semanticHolds(k, model, census, mms),
     () => checkTouched(k, model, mms, pfns),
   );
 }

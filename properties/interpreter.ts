@@ -8,7 +8,7 @@ import { type World, defaultWorld, initMm } from "../model/world.js";
 import { InvariantError } from "../impl/assert.js";
 import type { DesignInfo } from "../impl/design.js";
 import { Kernel, createKernel } from "../impl/kernel.js";
-import { type Violation, checkAllFast, checkNoLeaks, checkTouchedFast, guarded } from "./checks.js";
+import { ModelCensus, type Violation, checkAllFast, checkNoLeaks, checkTouchedFast, guarded } from "./checks.js";
 
 export interface StepRecord {
   readonly index: number;
@@ -46,7 +46,7 @@ export interface SessionOptions {
 export class Session {
   readonly world: World;
   readonly kernel: Kernel;
-  model: ModelState;
+  private state: ModelState;
   private readonly checkEvery: number;
   private readonly incremental: boolean;
   private readonly history: boolean;
@@ -63,14 +63,29 @@ export class Session {
     for (const q of opts.quirks ?? []) this.kernel.quirks.add(q);
     this.history = opts.history ?? true;
     const initial = initialState(this.world, initMm);
-    this.model = this.history ? initial : mutableCopy(initial);
+    this.state = this.history ? initial : mutableCopy(initial);
+    this.census = new ModelCensus(this.state, this.world.vpnLimit);
+  }
+
+  /** Process and page counts of the model, for the fast checkers. */
+  private census: ModelCensus;
+
+  /** The model's current state (with history off, the one state changed in place). */
+  get model(): ModelState {
+    return this.state;
+  }
+
+  /** Replace the model's state (tests that step the model alone); the census is recounted. */
+  set model(state: ModelState) {
+    this.state = this.history ? state : mutableCopy(state);
+    this.census = new ModelCensus(this.state, this.world.vpnLimit);
   }
 
   /** The model half of a step, persistent or in place (same definition: model/semantic.ts step). */
   private applyModel(cmd: Cmd): Outcome {
-    if (!this.history) return applyCmdInPlace(this.world, this.model as MutableModelState, cmd);
-    const m = applyCmd(this.world, this.model, cmd);
-    this.model = m.state;
+    if (!this.history) return applyCmdInPlace(this.world, this.state as MutableModelState, cmd);
+    const m = applyCmd(this.world, this.state, cmd);
+    this.state = m.state;
     return m.outcome;
   }
 
@@ -81,6 +96,7 @@ export class Session {
     const touched = !full && this.incremental ? this.touchedBefore(cmd) : undefined;
     const walks = this.kernel.counters.walks;
     const modelOut = this.applyModel(cmd);
+    if (modelOut.kind !== "skip") this.census.after(this.model, cmd);
     let kernelOut: Outcome;
     if (modelOut.kind === "skip") {
       kernelOut = modelOut; // the model decides what does not apply; the kernel never sees it
@@ -108,8 +124,8 @@ export class Session {
       };
     }
     let violation: Violation | undefined;
-    if (full || (touched && this.kernel.counters.walks !== walks)) violation = checkAllFast(this.kernel, this.model);
-    else if (touched) violation = checkTouchedFast(this.kernel, this.model, touched.mms, this.pfnsOf(touched.mms, touched.pfns));
+    if (full || (touched && this.kernel.counters.walks !== walks)) violation = checkAllFast(this.kernel, this.model, this.census);
+    else if (touched) violation = checkTouchedFast(this.kernel, this.model, this.census, touched.mms, this.pfnsOf(touched.mms, touched.pfns));
     return violation ? { record, violation } : { record };
   }
 
@@ -131,7 +147,7 @@ export class Session {
 
   /** Full check now, whatever the schedule. */
   checkNow(): Violation | undefined {
-    return checkAllFast(this.kernel, this.model);
+    return checkAllFast(this.kernel, this.model, this.census);
   }
 
   /** Every live mm exits in the given order (the rest in id order), then I9. */

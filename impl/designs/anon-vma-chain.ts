@@ -75,7 +75,7 @@
  * b800c91a0517 "mm: fix corner case in anon_vma endless growing prevention" (Konstantin
  * Khlebnikov, 3.19-rc4), which assigns ->anon_vma first.
  */
-import { assert, isFreed } from "../assert.js";
+import { assert, fail, isFreed } from "../assert.js";
 import type { AnonAdd, DesignInfo, RmapDesign } from "../design.js";
 import type { Kernel } from "../kernel.js";
 import { nextVma, prevVma } from "../mmap.js";
@@ -133,12 +133,30 @@ function chainOf(vma: Vma): AnonVmaChain[] {
   return chain;
 }
 
+/** Does the chain hold a chain object of av (before index `below`, if given)? */
+function chainHas(chain: readonly AnonVmaChain[], av: AnonVma, below = chain.length): boolean {
+  for (let i = 0; i < below; i++) if ((chain[i] as AnonVmaChain).anonVma === av) return true;
+  return false;
+}
+
+/** check()'s recomputation of one anon_vma's counters (harness scratch, not kernel state). */
+interface CheckTally {
+  epoch: number;
+  children: number;
+  active: number;
+  descendants: number;
+}
+
 const avName = (av: AnonVma): string => (isFreed(av) ? "a freed anon_vma" : `anon_vma #${av.id}`);
 
 class AnonVmaChainDesign implements RmapDesign {
   readonly slab: Slab;
   /** Every live anon_vma, for check() (the kernel keeps none: they hang off vmas and pages). */
   private readonly live = new Set<AnonVma>();
+  /** check()'s scratch: the first vma seen per anon_vma, and the recomputed counters. */
+  private readonly firstWith = new Map<AnonVma, Vma>();
+  private readonly tallies = new Map<AnonVma, CheckTally>();
+  private checkEpoch = 0;
   private nextId = 1;
 
   constructor(
@@ -452,62 +470,71 @@ class AnonVmaChainDesign implements RmapDesign {
     this.checkAnonVmas(chains);
   }
 
+  /*
+   * The checks run after every step, so they allocate nothing per object and format a message
+   * only when they fail (`if (!cond) fail(...)`); the order of the tests is the order of the
+   * assertions they replaced, so the first failure and its message are the same.
+   */
+
   /** I4, I6, I7 for every PTE; I4 for swap-cache pages. */
   private checkPages(): void {
     for (const mm of this.k.mms.values()) {
       for (const vma of mm.vmas) {
-        let onChain: Set<AnonVma> | undefined;
         for (let addr = vma.vmStart; addr < vma.vmEnd; addr++) {
           const pte = mm.pt.get(addr);
           if (pte?.kind !== "present") continue;
           const page = this.k.pageAt(pte.pfn);
           if (!page) continue; // the kernel's checker reports PTEs to free frames
-          const where = () => `(mm${mm.id}, ${addr})`;
-          assert(page.index === linearPageIndex(vma, addr), "I7", () => `${page} at ${where()}: index ${page.index} ≠ linear_page_index ${linearPageIndex(vma, addr)}`, page, vma);
+          const where = `(mm${mm.id}, ${addr})`;
+          if (page.index !== linearPageIndex(vma, addr)) fail("I7", `${page} at ${where}: index ${page.index} ≠ linear_page_index ${linearPageIndex(vma, addr)}`, page, vma);
           if (!page.anon) continue;
           const av = page.mapping as AnonVma | null;
-          assert(av !== null, "I6", () => `${page} mapped at ${where()} has no anon_vma`, page);
-          assert(!isFreed(av), "I4", () => `${page} mapped at ${where()}: its anon_vma was freed`, page);
-          onChain ??= new Set(chainOf(vma).map((avc) => avc.anonVma));
-          assert(onChain.has(av), "I6", () => `${page} mapped at ${where()}: its ${avName(av)} is not on ${vma}'s chain`, page, vma);
+          if (av === null) fail("I6", `${page} mapped at ${where} has no anon_vma`, page);
+          if (isFreed(av)) fail("I4", `${page} mapped at ${where}: its anon_vma was freed`, page);
+          if (!chainHas(chainOf(vma), av)) fail("I6", `${page} mapped at ${where}: its ${avName(av)} is not on ${vma}'s chain`, page, vma);
         }
       }
     }
     for (const page of this.k.swapCache.values()) {
-      if (page.mapping !== null && page.anon) assert(!isFreed(page.mapping as object), "I4", () => `swap-cache ${page}: its anon_vma was freed`, page);
+      if (page.mapping !== null && page.anon && isFreed(page.mapping as object)) fail("I4", `swap-cache ${page}: its anon_vma was freed`, page);
     }
   }
 
   /** I4 and I6 for the chains, I5 between vmas sharing an anon_vma; returns the chain count. */
   private checkVmas(): number {
     let chains = 0;
-    const firstWith = new Map<AnonVma, { vma: Vma; set: Set<AnonVma> }>();
+    // The first vma met with each anon_vma (scratch, cleared per check).
+    const firstWith = this.firstWith;
+    firstWith.clear();
     for (const mm of this.k.mms.values()) {
       for (const vma of mm.vmas) {
         const chain = chainOf(vma);
         chains += chain.length;
-        const set = new Set<AnonVma>();
-        for (const avc of chain) {
-          assert(!isFreed(avc), "I4", () => `${vma}'s chain holds a freed anon_vma_chain`, vma);
-          assert(!isFreed(avc.anonVma) && this.live.has(avc.anonVma), "I4", () => `${vma}'s chain holds a freed anon_vma`, vma);
-          assert(avc.vma === vma, "I8", () => `${vma}'s chain holds a chain object of ${avc.vma}`, vma);
-          assert(!set.has(avc.anonVma), "I8", () => `${vma}'s chain holds ${avName(avc.anonVma)} twice`, vma);
-          set.add(avc.anonVma);
+        for (let i = 0; i < chain.length; i++) {
+          const avc = chain[i] as AnonVmaChain;
+          if (isFreed(avc)) fail("I4", `${vma}'s chain holds a freed anon_vma_chain`, vma);
+          if (isFreed(avc.anonVma) || !this.live.has(avc.anonVma)) fail("I4", `${vma}'s chain holds a freed anon_vma`, vma);
+          if (avc.vma !== vma) fail("I8", `${vma}'s chain holds a chain object of ${avc.vma}`, vma);
+          if (chainHas(chain, avc.anonVma, i)) fail("I8", `${vma}'s chain holds ${avName(avc.anonVma)} twice`, vma);
         }
         if (vma.anonVma === null) {
-          assert(chain.length === 0, "I8", () => `${vma} has a chain but no anon_vma`, vma);
+          if (chain.length !== 0) fail("I8", `${vma} has a chain but no anon_vma`, vma);
           continue;
         }
         const av = vma.anonVma as AnonVma;
-        assert(set.has(av), "I6", () => `${vma}'s own ${avName(av)} is not on its chain`, vma);
+        if (!chainHas(chain, av)) fail("I6", `${vma}'s own ${avName(av)} is not on its chain`, vma);
         const first = firstWith.get(av);
         if (!first) {
-          firstWith.set(av, { vma, set });
+          firstWith.set(av, vma);
           continue;
         }
-        const same = first.set.size === set.size && [...set].every((x) => first.set.has(x));
-        const ids = (s: Set<AnonVma>) => [...s].map((x) => `#${x.id}`).join(",");
-        assert(same, "I5", () => `${first.vma} and ${vma} share ${avName(av)} but their chains differ: {${ids(first.set)}} vs {${ids(set)}}`, first.vma, vma);
+        // Neither chain holds an anon_vma twice (checked above), so equal sets = same length
+        // and every anon_vma of one on the other.
+        const firstChain = chainOf(first);
+        let same = firstChain.length === chain.length;
+        for (let i = 0; same && i < chain.length; i++) same = chainHas(firstChain, (chain[i] as AnonVmaChain).anonVma);
+        const ids = (c: AnonVmaChain[]) => c.map((x) => `#${x.anonVma.id}`).join(",");
+        if (!same) fail("I5", `${first} and ${vma} share ${avName(av)} but their chains differ: {${ids(firstChain)}} vs {${ids(chain)}}`, first, vma);
       }
     }
     return chains;
@@ -515,37 +542,47 @@ class AnonVmaChainDesign implements RmapDesign {
 
   /** I8 (counters, refcounts, chain placement) and I11 (tree keys). */
   private checkAnonVmas(chains: number): void {
-    const children = new Map<AnonVma, number>();
-    const active = new Map<AnonVma, number>();
-    const descendants = new Map<AnonVma, number>();
-    const bump = (m: Map<AnonVma, number>, av: AnonVma) => m.set(av, (m.get(av) ?? 0) + 1);
-    for (const mm of this.k.mms.values()) for (const vma of mm.vmas) if (vma.anonVma !== null) bump(active, vma.anonVma as AnonVma);
+    // Recomputed counters, per anon_vma, in scratch fields stamped with this check's epoch.
+    const epoch = ++this.checkEpoch;
+    const tally = (av: AnonVma): CheckTally => {
+      let t = this.tallies.get(av);
+      if (!t) {
+        t = { epoch, children: 0, active: 0, descendants: 0 };
+        this.tallies.set(av, t);
+      } else if (t.epoch !== epoch) {
+        t.epoch = epoch;
+        t.children = t.active = t.descendants = 0;
+      }
+      return t;
+    };
+    for (const mm of this.k.mms.values()) for (const vma of mm.vmas) if (vma.anonVma !== null) tally(vma.anonVma as AnonVma).active++;
     let inTrees = 0;
     for (const av of this.live) {
       av.rbRoot.check();
       const n = av.rbRoot.size();
       inTrees += n;
-      for (const avc of av.rbRoot.items()) {
-        assert(avc.anonVma === av, "I8", () => `chain of ${avc.vma} on #${av.id}'s tree belongs to #${avc.anonVma.id}`);
-        assert(!isFreed(avc.vma), "I4", () => `#${av.id}'s tree holds a chain of a freed vma`);
-      }
-      if (n > 0) bump(children, av.parent);
-      if (av.root !== av) bump(descendants, av.root);
-      assert(this.live.has(av.root), "I4", () => `anon_vma #${av.id}'s root was freed`);
+      av.rbRoot.forEachItem((avc) => {
+        if (avc.anonVma !== av) fail("I8", `chain of ${avc.vma} on #${av.id}'s tree belongs to #${avc.anonVma.id}`);
+        if (isFreed(avc.vma)) fail("I4", `#${av.id}'s tree holds a chain of a freed vma`);
+      });
+      if (n > 0) tally(av.parent).children++;
+      if (av.root !== av) tally(av.root).descendants++;
+      if (!this.live.has(av.root)) fail("I4", `anon_vma #${av.id}'s root was freed`);
     }
-    assert(inTrees === chains, "I8", () => `${inTrees} chain objects on anon_vma trees, ${chains} on vma chains`);
+    if (inTrees !== chains) fail("I8", `${inTrees} chain objects on anon_vma trees, ${chains} on vma chains`);
     for (const av of this.live) {
-      const ch = children.get(av) ?? 0;
-      const ac = active.get(av) ?? 0;
+      const t = tally(av);
+      const ch = t.children;
+      const ac = t.active;
       if (this.rule === "6.0") {
-        assert(av.numChildren === ch, "I8", () => `anon_vma #${av.id}: num_children ${av.numChildren}, recomputed ${ch}`, av);
-        assert(av.numActiveVmas === ac, "I8", () => `anon_vma #${av.id}: num_active_vmas ${av.numActiveVmas}, recomputed ${ac}`, av);
-      } else {
-        assert(av.degree === ch + ac, "I8", () => `anon_vma #${av.id}: degree ${av.degree}, recomputed ${ch} children + ${ac} vmas`, av);
+        if (av.numChildren !== ch) fail("I8", `anon_vma #${av.id}: num_children ${av.numChildren}, recomputed ${ch}`, av);
+        if (av.numActiveVmas !== ac) fail("I8", `anon_vma #${av.id}: num_active_vmas ${av.numActiveVmas}, recomputed ${ac}`, av);
+      } else if (av.degree !== ch + ac) {
+        fail("I8", `anon_vma #${av.id}: degree ${av.degree}, recomputed ${ch} children + ${ac} vmas`, av);
       }
-      const refs = (av.rbRoot.size() > 0 ? 1 : 0) + (av.root === av ? (descendants.get(av) ?? 0) : 0);
-      assert(av.refcount === refs, "I8", () => `anon_vma #${av.id}: refcount ${av.refcount}, recomputed ${refs}`, av);
-      assert(refs > 0, "I9", () => `anon_vma #${av.id} is unreferenced but not freed`, av);
+      const refs = (av.rbRoot.size() > 0 ? 1 : 0) + (av.root === av ? t.descendants : 0);
+      if (av.refcount !== refs) fail("I8", `anon_vma #${av.id}: refcount ${av.refcount}, recomputed ${refs}`, av);
+      if (refs <= 0) fail("I9", `anon_vma #${av.id} is unreferenced but not freed`, av);
     }
   }
 

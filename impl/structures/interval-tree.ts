@@ -24,7 +24,7 @@
  *
  * Nothing may insert or remove while a query runs (the kernel holds i_mmap_rwsem for the walk).
  */
-import { assert } from "../assert.js";
+import { assert, fail } from "../assert.js";
 
 export interface Interval {
   readonly first: number;
@@ -188,25 +188,36 @@ export class IntervalTree<T> {
     assert(seen.count === this.nodes.size, "KERNEL", () => `interval tree: ${seen.count} nodes reachable, ${this.nodes.size} in the map`);
   }
 
-  /** Returns the black height of n's subtree (null leaves count 1). */
+  /** Returns the black height of n's subtree (null leaves count 1). Messages only on failure. */
   private checkNode(n: Node<T> | null, parent: Node<T> | null, seen: { count: number; prev: Node<T> | null }): number {
     if (!n) return 1;
-    const what = () => String(n.item);
-    assert(n.parent === parent, "KERNEL", () => `interval tree: ${what()}'s parent pointer is wrong`, n.item);
-    assert(this.nodes.get(n.item) === n, "KERNEL", () => `interval tree: ${what()}'s node is not the mapped one`, n.item);
-    if (n.red) assert(!isRed(n.left) && !isRed(n.right), "KERNEL", () => `interval tree: red ${what()} has a red child`, n.item);
+    const what = (): string => String(n.item);
+    if (n.parent !== parent) fail("KERNEL", `interval tree: ${what()}'s parent pointer is wrong`, n.item);
+    if (this.nodes.get(n.item) !== n) fail("KERNEL", `interval tree: ${what()}'s node is not the mapped one`, n.item);
+    if (n.red && (isRed(n.left) || isRed(n.right))) fail("KERNEL", `interval tree: red ${what()} has a red child`, n.item);
     const leftHeight = this.checkNode(n.left, n, seen);
     const prev = seen.prev;
-    if (prev) assert(before(prev, n), "KERNEL", () => `interval tree: ${what()} out of order after ${String(prev.item)}`, prev.item, n.item);
+    if (prev && !before(prev, n)) fail("KERNEL", `interval tree: ${what()} out of order after ${String(prev.item)}`, prev.item, n.item);
     seen.prev = n;
     seen.count++;
     const now = this.key(n.item);
-    assert(now.first === n.first, "I11", () => `interval tree: ${what()} sits at first ${n.first} but starts at ${now.first} now`, n.item);
-    assert(now.last === n.last, "I11", () => `interval tree: ${what()} sits at last ${n.last} but ends at ${now.last} now`, n.item);
+    if (now.first !== n.first) fail("I11", `interval tree: ${what()} sits at first ${n.first} but starts at ${now.first} now`, n.item);
+    if (now.last !== n.last) fail("I11", `interval tree: ${what()} sits at last ${n.last} but ends at ${now.last} now`, n.item);
     const rightHeight = this.checkNode(n.right, n, seen);
-    assert(leftHeight === rightHeight, "KERNEL", () => `interval tree: black heights ${leftHeight} / ${rightHeight} under ${what()}`, n.item);
-    assert(n.subtreeLast === subtreeLastOf(n), "KERNEL", () => `interval tree: ${what()}'s subtreeLast ${n.subtreeLast} ≠ ${subtreeLastOf(n)}`, n.item);
+    if (leftHeight !== rightHeight) fail("KERNEL", `interval tree: black heights ${leftHeight} / ${rightHeight} under ${what()}`, n.item);
+    if (n.subtreeLast !== subtreeLastOf(n)) fail("KERNEL", `interval tree: ${what()}'s subtreeLast ${n.subtreeLast} ≠ ${subtreeLastOf(n)}`, n.item);
     return leftHeight + (n.red ? 0 : 1);
+  }
+
+  /** In-order visit of every item (the checker's items() without the array). */
+  forEachItem(fn: (item: T) => void): void {
+    const walk = (n: Node<T> | null): void => {
+      if (!n) return;
+      walk(n.left);
+      fn(n.item);
+      walk(n.right);
+    };
+    walk(this.root);
   }
 
   /** Returns false when visit asked to stop. */
