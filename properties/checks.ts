@@ -193,7 +193,10 @@ export function checkAll(k: Kernel, model: ModelState): Violation | undefined {
  * properties/fastpath.test.ts holds the two to the same verdicts.
  */
 
-/** Per-kernel scratch space of the fast checkers, reused across steps. */
+/**
+ * Scratch space of the fast checkers, reused across steps and kernels: checks run to
+ * completion one at a time in a thread (each worker thread has its own module instance).
+ */
 class Scratch {
   /** PTEs mapping each frame (Ref(X)'s size), filled per check. */
   refCount = new Int32Array(64);
@@ -203,16 +206,8 @@ class Scratch {
   /** The counters the kernel bumps while the fast checkers walk (thrown away). */
   readonly counters = new Counters();
 }
-const scratch = new WeakMap<Kernel, Scratch>();
-
-function scratchOf(k: Kernel): Scratch {
-  let s = scratch.get(k);
-  if (!s) {
-    s = new Scratch();
-    scratch.set(k, s);
-  }
-  return s;
-}
+const theScratch = new Scratch();
+const scratchOf = (_k: Kernel): Scratch => theScratch;
 
 /**
  * checkRmap's verdict without its explanation: true when every page's walk equals Ref(X), its

@@ -92,7 +92,7 @@ export class Resolver {
   /** The concrete command for `choice` in `state`. */
   resolve(state: ModelState, choice: Choice): Cmd {
     const [a, b, c, d] = choice;
-    const live = Object.keys(state.mms).map(Number);
+    const live = this.liveMms(state);
     const mm = live[b % live.length] as number;
     let op = this.pickOp(a);
     if (op === "fork" && live.length >= this.world.mmLiveMax) op = "exit";
@@ -157,6 +157,18 @@ export class Resolver {
       case "reclaim":
         return { op: "reclaim", pages: 1 + (c % 4) };
     }
+  }
+
+  /**
+   * The live processes in ascending id order, as Object.keys(state.mms) lists them, without
+   * making a string of every id: ids are mm1 (the first process) and the children this
+   * resolver numbered, all below nextChild.
+   */
+  liveMms(state: ModelState): number[] {
+    const out: number[] = [];
+    const end = Math.max(this.nextChild, 2);
+    for (let id = 0; id < end; id++) if (state.mms[id] !== undefined) out.push(id);
+    return out;
   }
 
   private isMiddle(id: number, live: readonly number[]): boolean {
