@@ -119,7 +119,26 @@ export function outcomeToString(o: Outcome): string {
   }
 }
 
-export const sameOutcome = (a: Outcome, b: Outcome): boolean => outcomeToString(a) === outcomeToString(b);
+/** Do two outcomes print the same? (Compared field by field when the kinds agree.) */
+export function sameOutcome(a: Outcome, b: Outcome): boolean {
+  if (a.kind !== b.kind) return outcomeToString(a) === outcomeToString(b);
+  switch (a.kind) {
+    case "ok":
+      return true;
+    case "addr":
+      return a.addr === (b as typeof a).addr;
+    case "value":
+      return a.value === (b as typeof a).value;
+    case "signal":
+      return a.signal === (b as typeof a).signal;
+    case "errno":
+      return a.errno === (b as typeof a).errno;
+    case "skip":
+      return a.why === (b as typeof a).why;
+    case "internal":
+      return a.what === (b as typeof a).what;
+  }
+}
 
 export const hex = (n: number): string => `0x${n.toString(16)}`;
 

@@ -280,9 +280,9 @@ function rmapHolds(k: Kernel, s: Scratch, pfns?: ReadonlySet<number>): boolean {
  * What the fast semantic check needs to know of the model beyond its pages: how many processes
  * and how many mapped pages each has. Both are pure functions of the model state, recounted
  * after each step only where that step can change them (model/semantic.ts: only fork and exit
- * add or remove processes; only a command's own mm, and a fork's child, gain or lose pages —
- * truncate changes what pages hold, not which exist). The fast-path test holds this to a
- * recount from scratch after every step.
+ * add or remove processes; only mmap, munmap and mremap change which pages an mm has, and a
+ * fork makes its child's; the rest change what pages hold, not which exist). The fast-path
+ * test holds the census to a recount from scratch after every step.
  */
 export class ModelCensus {
   mms = 0;
@@ -298,9 +298,24 @@ export class ModelCensus {
 
   /** After `cmd` was applied to the model (and not skipped). */
   after(model: ModelState, cmd: Cmd): void {
-    if (cmd.op === "fork" || cmd.op === "exit") this.mms = Object.keys(model.mms).length;
-    if ("mm" in cmd) this.recount(model, cmd.mm);
-    if (cmd.op === "fork") this.recount(model, cmd.child);
+    switch (cmd.op) {
+      case "fork":
+        this.mms = Object.keys(model.mms).length;
+        this.recount(model, cmd.child);
+        return;
+      case "exit":
+        this.mms = Object.keys(model.mms).length;
+        this.recount(model, cmd.mm);
+        return;
+      case "mmap":
+      case "munmap":
+      case "mremap":
+        this.recount(model, cmd.mm);
+        return;
+      default:
+        // The rest replace existing pages (mprotect, mlock, madvise, write) or none.
+        return;
+    }
   }
 
   private recount(model: ModelState, id: number): void {
