@@ -45,7 +45,7 @@ export function buildProgram(): Command {
     .description("Property-based verification of Linux reverse-mapping (rmap) designs against a reference model")
     .version("0.1.0")
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str.split("\n")[0]?.trim() + "\n") })
+    .configureOutput({ outputError: (str, write) => write(`${str.split("\n")[0]?.trim()}\n`) })
     .showHelpAfterError(false);
 
   program

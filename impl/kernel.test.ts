@@ -46,7 +46,7 @@ describe("kernel (scan): known answers", () => {
     const y = pageAt(s, 2, 1);
     expect(y).not.toBe(x);
     expect([x.mapcount, y.mapcount]).toEqual([1, 1]);
-    expect(rows(s)).toEqual(["mm1   .Aa" + ".".repeat(29), "mm2   .Bb" + ".".repeat(29)]);
+    expect(rows(s)).toEqual([`mm1   .Aa${".".repeat(29)}`, `mm2   .Bb${".".repeat(29)}`]);
     expect(s.apply(read(1, 1)).record.kernel).toEqual({ kind: "value", value: 7 });
     expect(s.apply(read(2, 1)).record.kernel).toEqual({ kind: "value", value: 9 });
   });

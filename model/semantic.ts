@@ -265,7 +265,7 @@ function mremap(
 
 function write(d: Draft, pages: Record<number, MPage>, addr: number, token: number): Outcome {
   const p = pages[addr];
-  if (!p || p.prot !== "rw") return { kind: "signal", signal: "SIGSEGV" };
+  if (p?.prot !== "rw") return { kind: "signal", signal: "SIGSEGV" };
   if (p.kind !== "anon" && p.pgoff >= (d.files[p.file] as MFile).size) return { kind: "signal", signal: "SIGBUS" };
   if (p.kind === "shared-file") (d.files[p.file] as { data: Record<number, number> }).data[p.pgoff] = token;
   else pages[addr] = { ...p, data: token };

@@ -7,7 +7,7 @@ import { type ModelState, type MutableModelState, applyCmd, applyCmdInPlace, ini
 import { type World, defaultWorld, initMm } from "../model/world.js";
 import { InvariantError } from "../impl/assert.js";
 import type { DesignInfo } from "../impl/design.js";
-import { Kernel, createKernel } from "../impl/kernel.js";
+import { type Kernel, createKernel } from "../impl/kernel.js";
 import { ModelCensus, type Violation, checkAllFast, checkNoLeaks, checkTouchedFast, guarded } from "./checks.js";
 
 export interface StepRecord {

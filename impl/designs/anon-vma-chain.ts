@@ -133,6 +133,9 @@ function chainOf(vma: Vma): AnonVmaChain[] {
   return chain;
 }
 
+/** A PTE's place in check() messages. */
+const where = (mm: { id: number }, addr: number): string => `(mm${mm.id}, ${addr})`;
+
 /** Does the chain hold a chain object of av (before index `below`, if given)? */
 function chainHas(chain: readonly AnonVmaChain[], av: AnonVma, below = chain.length): boolean {
   for (let i = 0; i < below; i++) if ((chain[i] as AnonVmaChain).anonVma === av) return true;
@@ -485,13 +488,12 @@ class AnonVmaChainDesign implements RmapDesign {
           if (pte?.kind !== "present") continue;
           const page = this.k.pageAt(pte.pfn);
           if (!page) continue; // the kernel's checker reports PTEs to free frames
-          const where = `(mm${mm.id}, ${addr})`;
-          if (page.index !== linearPageIndex(vma, addr)) fail("I7", `${page} at ${where}: index ${page.index} ≠ linear_page_index ${linearPageIndex(vma, addr)}`, page, vma);
+          if (page.index !== linearPageIndex(vma, addr)) fail("I7", `${page} at ${where(mm, addr)}: index ${page.index} ≠ linear_page_index ${linearPageIndex(vma, addr)}`, page, vma);
           if (!page.anon) continue;
           const av = page.mapping as AnonVma | null;
-          if (av === null) fail("I6", `${page} mapped at ${where} has no anon_vma`, page);
-          if (isFreed(av)) fail("I4", `${page} mapped at ${where}: its anon_vma was freed`, page);
-          if (!chainHas(chainOf(vma), av)) fail("I6", `${page} mapped at ${where}: its ${avName(av)} is not on ${vma}'s chain`, page, vma);
+          if (av === null) fail("I6", `${page} mapped at ${where(mm, addr)} has no anon_vma`, page);
+          if (isFreed(av)) fail("I4", `${page} mapped at ${where(mm, addr)}: its anon_vma was freed`, page);
+          if (!chainHas(chainOf(vma), av)) fail("I6", `${page} mapped at ${where(mm, addr)}: its ${avName(av)} is not on ${vma}'s chain`, page, vma);
         }
       }
     }
