@@ -280,8 +280,9 @@ function sysFork(k: Kernel, parent: Mm, childId: number): void {
 
 /** kernel: exit_mmap(): zap everything, then free the vmas. */
 function sysExit(k: Kernel, mm: Mm): void {
-  for (const vma of mm.vmas) k.zapRange(vma, vma.vmStart, vma.vmEnd, `exit(mm${mm.id})`);
-  for (const vma of [...mm.vmas]) removeVma(k, vma, `exit(mm${mm.id})`);
+  const where = `exit(mm${mm.id})`;
+  for (const vma of mm.vmas) k.zapRange(vma, vma.vmStart, vma.vmEnd, where);
+  for (const vma of [...mm.vmas]) removeVma(k, vma, where);
   k.design.mmExit(mm);
   k.mms.delete(mm.id);
 }

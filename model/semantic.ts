@@ -143,7 +143,10 @@ function step(w: World, d: Draft, c: Cmd): Outcome {
       if (d.mms[c.child]) return { kind: "skip", why: `mm${c.child} exists` };
       const child: Record<number, MPage> = {};
       // The child sees a copy of private memory and shares shared mappings; mlock is not inherited.
-      for (const [a, p] of Object.entries(pages)) child[Number(a)] = { ...p, locked: false };
+      for (let a = 0; a < w.vpnLimit; a++) {
+        const p = pages[a];
+        if (p !== undefined) child[a] = { ...p, locked: false };
+      }
       d.mms[c.child] = child;
       return ok;
     }

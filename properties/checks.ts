@@ -151,7 +151,7 @@ export function checkNoLeaks(k: Kernel): Violation | undefined {
     }
   }
   if (k.swap.size > 0) return { invariant: "I9", message: `${k.swap.size} swap slot(s) outlive every process` };
-  const live = k.design.slab.usage().filter((u) => u.live > 0);
+  const live = k.design.slab.liveCount() === 0 ? [] : k.design.slab.usage().filter((u) => u.live > 0);
   if (live.length > 0) {
     return { invariant: "I9", message: `leaked: ${live.map((u) => `${u.live} ${u.kind}`).join(", ")}` };
   }

@@ -131,14 +131,10 @@ export function executePlan(
     const failure = step(resolver.resolve(session.model, choice));
     if (failure) return result(failure);
   }
-  // Exits in a drawn order, with a full check after each whatever the schedule: several bugs
-  // show only when a particular mm exits (primer §5).
+  // Exits in a drawn order, with a full check after each whatever the schedule (Session.apply
+  // checks every exit fully): several bugs show only when a particular mm exits (primer §5).
   for (const mm of exitOrder(Object.keys(session.model.mms).map(Number), plan.exitSeed)) {
-    let failure = step({ op: "exit", mm });
-    if (!failure && (opts.checkEvery ?? 1) > 1) {
-      const v = session.checkNow();
-      if (v) failure = { ...v, step: commands.length - 1 };
-    }
+    const failure = step({ op: "exit", mm });
     if (failure) return result(failure);
   }
   const end = session.exitAll();

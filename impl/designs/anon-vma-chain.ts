@@ -81,7 +81,7 @@ import type { Kernel } from "../kernel.js";
 import { nextVma, prevVma } from "../mmap.js";
 import { Slab } from "../slab.js";
 import { IMmapIntervalTree } from "../structures/immap-trees.js";
-import { IntervalTree } from "../structures/interval-tree.js";
+import { IntervalTree, type KeyOf } from "../structures/interval-tree.js";
 import { type IMmap, type Page, VM_READ, VM_WRITE, type Vma, linearPageIndex, vmaAddress } from "../types.js";
 
 /** Which reuse test anon_vma_clone applies at fork. */
@@ -133,6 +133,9 @@ function chainOf(vma: Vma): AnonVmaChain[] {
   return chain;
 }
 
+/** kernel: avc_start_pgoff() / avc_last_pgoff(): an avc is keyed by its vma's pgoff range. */
+const avcKey: KeyOf<AnonVmaChain> = { first: (avc) => avc.vma.vmPgoff, last: (avc) => avc.vma.lastPgoff };
+
 /** A PTE's place in check() messages. */
 const where = (mm: { id: number }, addr: number): string => `(mm${mm.id}, ${addr})`;
 
@@ -145,6 +148,8 @@ function chainHas(chain: readonly AnonVmaChain[], av: AnonVma, below = chain.len
 /** check()'s recomputation of one anon_vma's counters (harness scratch, not kernel state). */
 interface CheckTally {
   epoch: number;
+  /** The first vma met with this anon_vma (I5 compares the others' chains with its chain). */
+  first: Vma | null;
   children: number;
   active: number;
   descendants: number;
@@ -156,8 +161,8 @@ class AnonVmaChainDesign implements RmapDesign {
   readonly slab: Slab;
   /** Every live anon_vma, for check() (the kernel keeps none: they hang off vmas and pages). */
   private readonly live = new Set<AnonVma>();
-  /** check()'s scratch: the first vma seen per anon_vma, and the recomputed counters. */
-  private readonly firstWith = new Map<AnonVma, Vma>();
+  /** check()'s scratch: per anon_vma, the first vma seen and the recomputed counters. */
+  private readonly scratchAvcs: AnonVmaChain[] = [];
   private readonly tallies = new Map<AnonVma, CheckTally>();
   private checkEpoch = 0;
   private nextId = 1;
@@ -185,10 +190,7 @@ class AnonVmaChainDesign implements RmapDesign {
       numChildren: 0,
       numActiveVmas: 0,
       degree: 0,
-      rbRoot: new IntervalTree<AnonVmaChain>(
-        (avc) => ({ first: avc.vma.vmPgoff, last: avc.vma.lastPgoff }),
-        () => this.k.counters.vmasVisited++,
-      ),
+      rbRoot: new IntervalTree<AnonVmaChain>(avcKey, () => this.k.counters.vmasVisited++),
     } as AnonVma;
     av.root = av;
     av.parent = av;
@@ -468,9 +470,25 @@ class AnonVmaChainDesign implements RmapDesign {
   // --- checks ----------------------------------------------------------------------------------
 
   check(): void {
+    this.checkEpoch++;
     this.checkPages();
     const chains = this.checkVmas();
     this.checkAnonVmas(chains);
+  }
+
+  /** av's scratch tally for this check (reset when first touched in a new check). */
+  private tally(av: AnonVma): CheckTally {
+    const epoch = this.checkEpoch;
+    let t = this.tallies.get(av);
+    if (!t) {
+      t = { epoch, first: null, children: 0, active: 0, descendants: 0 };
+      this.tallies.set(av, t);
+    } else if (t.epoch !== epoch) {
+      t.epoch = epoch;
+      t.first = null;
+      t.children = t.active = t.descendants = 0;
+    }
+    return t;
   }
 
   /*
@@ -505,9 +523,6 @@ class AnonVmaChainDesign implements RmapDesign {
   /** I4 and I6 for the chains, I5 between vmas sharing an anon_vma; returns the chain count. */
   private checkVmas(): number {
     let chains = 0;
-    // The first vma met with each anon_vma (scratch, cleared per check).
-    const firstWith = this.firstWith;
-    firstWith.clear();
     for (const mm of this.k.mms.values()) {
       for (const vma of mm.vmas) {
         const chain = chainOf(vma);
@@ -515,7 +530,7 @@ class AnonVmaChainDesign implements RmapDesign {
         for (let i = 0; i < chain.length; i++) {
           const avc = chain[i] as AnonVmaChain;
           if (isFreed(avc)) fail("I4", `${vma}'s chain holds a freed anon_vma_chain`, vma);
-          if (isFreed(avc.anonVma) || !this.live.has(avc.anonVma)) fail("I4", `${vma}'s chain holds a freed anon_vma`, vma);
+          if (!this.live.has(avc.anonVma) || isFreed(avc.anonVma)) fail("I4", `${vma}'s chain holds a freed anon_vma`, vma);
           if (avc.vma !== vma) fail("I8", `${vma}'s chain holds a chain object of ${avc.vma}`, vma);
           if (chainHas(chain, avc.anonVma, i)) fail("I8", `${vma}'s chain holds ${avName(avc.anonVma)} twice`, vma);
         }
@@ -525,9 +540,10 @@ class AnonVmaChainDesign implements RmapDesign {
         }
         const av = vma.anonVma as AnonVma;
         if (!chainHas(chain, av)) fail("I6", `${vma}'s own ${avName(av)} is not on its chain`, vma);
-        const first = firstWith.get(av);
-        if (!first) {
-          firstWith.set(av, vma);
+        const t = this.tally(av);
+        const first = t.first;
+        if (first === null) {
+          t.first = vma;
           continue;
         }
         // Neither chain holds an anon_vma twice (checked above), so equal sets = same length
@@ -535,8 +551,10 @@ class AnonVmaChainDesign implements RmapDesign {
         const firstChain = chainOf(first);
         let same = firstChain.length === chain.length;
         for (let i = 0; same && i < chain.length; i++) same = chainHas(firstChain, (chain[i] as AnonVmaChain).anonVma);
-        const ids = (c: AnonVmaChain[]) => c.map((x) => `#${x.anonVma.id}`).join(",");
-        if (!same) fail("I5", `${first} and ${vma} share ${avName(av)} but their chains differ: {${ids(firstChain)}} vs {${ids(chain)}}`, first, vma);
+        if (!same) {
+          const ids = (c: AnonVmaChain[]) => c.map((x) => `#${x.anonVma.id}`).join(",");
+          fail("I5", `${first} and ${vma} share ${avName(av)} but their chains differ: {${ids(firstChain)}} vs {${ids(chain)}}`, first, vma);
+        }
       }
     }
     return chains;
@@ -544,36 +562,27 @@ class AnonVmaChainDesign implements RmapDesign {
 
   /** I8 (counters, refcounts, chain placement) and I11 (tree keys). */
   private checkAnonVmas(chains: number): void {
-    // Recomputed counters, per anon_vma, in scratch fields stamped with this check's epoch.
-    const epoch = ++this.checkEpoch;
-    const tally = (av: AnonVma): CheckTally => {
-      let t = this.tallies.get(av);
-      if (!t) {
-        t = { epoch, children: 0, active: 0, descendants: 0 };
-        this.tallies.set(av, t);
-      } else if (t.epoch !== epoch) {
-        t.epoch = epoch;
-        t.children = t.active = t.descendants = 0;
-      }
-      return t;
-    };
-    for (const mm of this.k.mms.values()) for (const vma of mm.vmas) if (vma.anonVma !== null) tally(vma.anonVma as AnonVma).active++;
+    // Recomputed counters, per anon_vma, in scratch tallies stamped with this check's epoch.
+    for (const mm of this.k.mms.values()) for (const vma of mm.vmas) if (vma.anonVma !== null) this.tally(vma.anonVma as AnonVma).active++;
     let inTrees = 0;
     for (const av of this.live) {
       av.rbRoot.check();
       const n = av.rbRoot.size();
       inTrees += n;
-      av.rbRoot.forEachItem((avc) => {
+      const onTree = av.rbRoot.collect(this.scratchAvcs);
+      for (let i = 0; i < onTree.length; i++) {
+        const avc = onTree[i] as AnonVmaChain;
         if (avc.anonVma !== av) fail("I8", `chain of ${avc.vma} on #${av.id}'s tree belongs to #${avc.anonVma.id}`);
         if (isFreed(avc.vma)) fail("I4", `#${av.id}'s tree holds a chain of a freed vma`);
-      });
-      if (n > 0) tally(av.parent).children++;
-      if (av.root !== av) tally(av.root).descendants++;
+      }
+      onTree.length = 0;
+      if (n > 0) this.tally(av.parent).children++;
+      if (av.root !== av) this.tally(av.root).descendants++;
       if (!this.live.has(av.root)) fail("I4", `anon_vma #${av.id}'s root was freed`);
     }
     if (inTrees !== chains) fail("I8", `${inTrees} chain objects on anon_vma trees, ${chains} on vma chains`);
     for (const av of this.live) {
-      const t = tally(av);
+      const t = this.tally(av);
       const ch = t.children;
       const ac = t.active;
       if (this.rule === "6.0") {

@@ -31,7 +31,7 @@
  * walk can miss the vma: I1).
  */
 import type { IMmap, Vma } from "../types.js";
-import { type Interval, IntervalTree, type Visit } from "./interval-tree.js";
+import { type Interval, IntervalTree, type KeyOf, type Visit } from "./interval-tree.js";
 import { PrioTree } from "./prio-tree.js";
 
 export const iMmapTreeMutants = ["no-reinsert-on-adjust"] as const;
@@ -43,6 +43,8 @@ export interface IMmapTreeOptions {
 
 /** kernel: vma_start_pgoff() / vma_last_pgoff() */
 export const vmaPgoffRange = (vma: Vma): Interval => ({ first: vma.vmPgoff, last: vma.lastPgoff });
+/** The same key, read without allocating (the interval tree's form). */
+const vmaPgoffKey: KeyOf<Vma> = { first: (vma) => vma.vmPgoff, last: (vma) => vma.lastPgoff };
 
 /** What both trees offer; the two IMmap classes differ only in the tree and its node size. */
 interface VmaTree {
@@ -95,7 +97,7 @@ export class IMmapIntervalTree extends IMmapTree {
   /** rb_node (3 words) + rb_subtree_last (1 word) in vma->shared. */
   readonly nodeSize = { ilp32: 16, lp64: 32 };
   constructor(onVisit: () => void = () => {}, options: IMmapTreeOptions = {}) {
-    super(new IntervalTree<Vma>(vmaPgoffRange, onVisit), options.mutant);
+    super(new IntervalTree<Vma>(vmaPgoffKey, onVisit), options.mutant);
   }
 }
 

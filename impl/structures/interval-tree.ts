@@ -31,6 +31,15 @@ export interface Interval {
   readonly last: number;
 }
 
+/**
+ * How the tree reads an item's key as it is now: two functions rather than one returning an
+ * Interval, so that check(), which reads every key after every step, allocates nothing.
+ */
+export interface KeyOf<T> {
+  first(item: T): number;
+  last(item: T): number;
+}
+
 /** A query's visitor: returning false stops the walk (nothing, or true, goes on). */
 // biome-ignore lint/suspicious/noConfusingVoidType: visitors written as statements return void
 export type Visit<T> = (item: T) => boolean | undefined | void;
@@ -74,7 +83,7 @@ export class IntervalTree<T> {
   private walking = 0;
 
   constructor(
-    private readonly key: (item: T) => Interval,
+    private readonly key: KeyOf<T>,
     private readonly onVisit: () => void = () => {},
   ) {}
 
@@ -82,7 +91,8 @@ export class IntervalTree<T> {
   insert(item: T): void {
     assert(this.walking === 0, "KERNEL", () => `interval tree: insert of ${String(item)} during a query`, item);
     assert(!this.nodes.has(item), "KERNEL", () => `interval tree: ${String(item)} inserted twice`, item);
-    const { first, last } = this.key(item);
+    const first = this.key.first(item);
+    const last = this.key.last(item);
     const z: Node<T> = { item, first, last, seq: this.nextSeq++, subtreeLast: last, red: true, left: null, right: null, parent: null };
     let parent: Node<T> | null = null;
     let cur = this.root;
@@ -163,15 +173,7 @@ export class IntervalTree<T> {
 
   /** In order of (first, insertion). */
   items(): T[] {
-    const out: T[] = [];
-    const walk = (n: Node<T> | null): void => {
-      if (!n) return;
-      walk(n.left);
-      out.push(n.item);
-      walk(n.right);
-    };
-    walk(this.root);
-    return out;
+    return this.collect([]);
   }
 
   /** Height in nodes (0 when empty): for cost reports. */
@@ -200,24 +202,27 @@ export class IntervalTree<T> {
     if (prev && !before(prev, n)) fail("KERNEL", `interval tree: ${what()} out of order after ${String(prev.item)}`, prev.item, n.item);
     seen.prev = n;
     seen.count++;
-    const now = this.key(n.item);
-    if (now.first !== n.first) fail("I11", `interval tree: ${what()} sits at first ${n.first} but starts at ${now.first} now`, n.item);
-    if (now.last !== n.last) fail("I11", `interval tree: ${what()} sits at last ${n.last} but ends at ${now.last} now`, n.item);
+    const first = this.key.first(n.item);
+    const last = this.key.last(n.item);
+    if (first !== n.first) fail("I11", `interval tree: ${what()} sits at first ${n.first} but starts at ${first} now`, n.item);
+    if (last !== n.last) fail("I11", `interval tree: ${what()} sits at last ${n.last} but ends at ${last} now`, n.item);
     const rightHeight = this.checkNode(n.right, n, seen);
     if (leftHeight !== rightHeight) fail("KERNEL", `interval tree: black heights ${leftHeight} / ${rightHeight} under ${what()}`, n.item);
     if (n.subtreeLast !== subtreeLastOf(n)) fail("KERNEL", `interval tree: ${what()}'s subtreeLast ${n.subtreeLast} ≠ ${subtreeLastOf(n)}`, n.item);
     return leftHeight + (n.red ? 0 : 1);
   }
 
-  /** In-order visit of every item (the checker's items() without the array). */
-  forEachItem(fn: (item: T) => void): void {
-    const walk = (n: Node<T> | null): void => {
-      if (!n) return;
-      walk(n.left);
-      fn(n.item);
-      walk(n.right);
-    };
-    walk(this.root);
+  /** Every item in order, appended to `into` (a checker's scratch array: nothing allocated). */
+  collect(into: T[]): T[] {
+    this.collectFrom(this.root, into);
+    return into;
+  }
+
+  private collectFrom(n: Node<T> | null, into: T[]): void {
+    for (; n; n = n.right) {
+      this.collectFrom(n.left, into);
+      into.push(n.item);
+    }
   }
 
   /** Returns false when visit asked to stop. */

@@ -10,7 +10,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InvariantError } from "../assert.js";
-import { type Interval, IntervalTree, type Visit } from "./interval-tree.js";
+import { type Interval, IntervalTree, type KeyOf, type Visit } from "./interval-tree.js";
 import { PrioTree } from "./prio-tree.js";
 
 /** A mutable keyed item, as a vma is: the tree must be told before its key changes. */
@@ -20,6 +20,7 @@ interface Item {
   last: number;
 }
 const itemKey = (it: Item): Interval => ({ first: it.first, last: it.last });
+const itemKeyOf: KeyOf<Item> = { first: (it) => it.first, last: (it) => it.last };
 
 interface Tree {
   insert(item: Item): void;
@@ -31,7 +32,7 @@ interface Tree {
 }
 
 const trees: { name: string; make: (onVisit?: () => void) => Tree }[] = [
-  { name: "IntervalTree", make: (onVisit) => new IntervalTree<Item>(itemKey, onVisit) },
+  { name: "IntervalTree", make: (onVisit) => new IntervalTree<Item>(itemKeyOf, onVisit) },
   { name: "PrioTree", make: (onVisit) => new PrioTree<Item>(itemKey, onVisit) },
 ];
 
