@@ -11,27 +11,78 @@
  *   commands as the design's run, in this process on this day; `full/ceiling` says how close
  *   rmapcheck is to the framework's own speed on this machine;
  * - workers: the same campaign (`rmapcheck run --design anon-vma-chain --runs N`) with one and
- *   with two worker threads, and the speed-up.
+ *   with two workers (this thread and one worker thread), each in a fresh process, and the
+ *   speed-up.
  * Peak RSS of the whole bench is printed last.
+ *
+ * `--soak SECONDS` instead runs one campaign for that long (anon-vma-chain, every check, one
+ * worker) and prints the resident set size every 30 s: a long campaign must stay flat in memory.
  *
  *   npm run bench                         all designs, 1000 runs each
  *   npm run bench -- scan 2000            one design, 2000 runs
  *   npm run bench -- all 1000 --no-workers
+ *   npm run bench -- --soak 600           memory over a 10-minute campaign
  */
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import fc from "fast-check";
 import { runCampaign } from "../cli/campaign.js";
 import { designs } from "../impl/designs/index.js";
 import { checkDesign } from "../properties/property.js";
 
-const args = process.argv.slice(2);
-const flags = new Set(args.filter((a) => a.startsWith("--")));
-const [only, runsArg] = args.filter((a) => !a.startsWith("--"));
+const usage = "usage: npm run bench -- [DESIGN|all] [RUNS] [--no-workers] [--soak SECONDS]";
+function parse() {
+  try {
+    return parseArgs({ allowPositionals: true, options: { "no-workers": { type: "boolean" }, soak: { type: "string" } } });
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message} (${usage})`);
+    process.exit(2);
+  }
+}
+const { values: opts, positionals } = parse();
+const [only, runsArg] = positionals;
 const runs = Number(runsArg ?? 1000);
 const seed = 42;
 const picked = only && only !== "all" ? designs.filter((d) => d.name === only) : designs;
-if (picked.length === 0 || !Number.isInteger(runs) || runs < 1) {
-  console.error(`bench: unknown design '${only}' or bad run count '${runsArg}' (usage: npm run bench -- [DESIGN|all] [RUNS] [--no-workers])`);
+const soak = opts.soak === undefined ? undefined : Number(opts.soak);
+const bad =
+  picked.length === 0
+    ? `unknown design '${only}'`
+    : !Number.isInteger(runs) || runs < 1
+      ? `bad run count '${runsArg}'`
+      : soak !== undefined && !(soak > 0)
+        ? `bad --soak '${opts.soak}'`
+        : undefined;
+if (bad) {
+  console.error(`bench: ${bad} (${usage})`);
   process.exit(2);
+}
+
+if (soak !== undefined) {
+  // A long campaign in this process, sampled every 30 s: resident set and V8 heap in MiB.
+  const mib = (b: number) => (b / 2 ** 20).toFixed(0).padStart(6);
+  const started = Date.now();
+  let next = 0;
+  let peak = 0;
+  console.log(`bench --soak: rmapcheck run --design anon-vma-chain --seed ${seed} --time-limit ${soak} (one worker, every check), node ${process.version}`);
+  console.log("     s    commands    rss MiB   heap MiB");
+  const sample = (commands: number) => {
+    const m = process.memoryUsage();
+    peak = Math.max(peak, m.rss);
+    console.log(`${((Date.now() - started) / 1000).toFixed(0).padStart(6)} ${String(commands).padStart(11)} ${mib(m.rss)}     ${mib(m.heapUsed)}`);
+  };
+  const r = await runCampaign(
+    { design: "anon-vma-chain", seed, timeLimit: soak, workers: 1, shard: { index: 0, count: 1 }, maxCommands: 60, swarm: true, checkEvery: 1 },
+    (p) => {
+      if (Date.now() - started < next) return;
+      next += 30_000;
+      sample(p.commands);
+    },
+  );
+  sample(r.commands);
+  console.log(`soak: ${r.runs} runs, ${r.commands} commands, ${r.failure ? "counterexample found" : "ok"}; peak RSS ${mib(peak).trim()} MiB`);
+  process.exit(0);
 }
 
 /** Best of `repeats` timings of the same runs: the least disturbed by GC and other load. */
@@ -148,33 +199,27 @@ for (const design of picked) {
 const sorted = [...fullRates].sort((a, b) => a - b);
 console.log(`full cmd/s: min ${Math.round(sorted[0] ?? 0)}, median ${Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0)}`);
 
-if (!flags.has("--no-workers")) {
-  // The same campaign with one and two worker threads (chunks of 100 runs, every check).
-  const campaign = (workers: number) => ({
-    design: "anon-vma-chain",
-    seed,
-    runs: Math.max(2000, runs * 2),
-    workers,
-    shard: { index: 0, count: 1 },
-    maxCommands: 60,
-    swarm: true,
-    checkEvery: 1,
-  });
-  const timed = async (workers: number) => {
-    let best = Number.POSITIVE_INFINITY;
-    let commands = 0;
-    for (let i = 0; i < 2; i++) {
-      const t0 = process.hrtime.bigint();
-      const r = await runCampaign(campaign(workers));
-      best = Math.min(best, seconds(t0));
-      commands = r.commands;
-    }
-    return { commands, rate: commands / best };
+if (!opts["no-workers"]) {
+  // The same campaign as a user runs it, in a fresh process each time (so one and two workers
+  // both start cold), long enough that starting a worker thread and warming its JIT is a small
+  // part of it: `rmapcheck run --design anon-vma-chain --runs N --workers W --json`, every check.
+  const workerRuns = Math.max(20_000, runs * 20);
+  const bin = fileURLToPath(new URL("../../bin/rmapcheck.js", import.meta.url));
+  const campaign = (workers: number) => {
+    const args = [bin, "run", "--design", "anon-vma-chain", "--runs", String(workerRuns), "--seed", String(seed), "--workers", String(workers), "--json", "--no-reports"];
+    const out = execFileSync(process.execPath, args, { encoding: "utf8", maxBuffer: 64 << 20 });
+    const r = JSON.parse(out) as { commands: number; commandsPerSecond: number };
+    return { commands: r.commands, rate: r.commandsPerSecond };
   };
-  const one = await timed(1);
-  const two = await timed(2);
+  const best = (workers: number) => {
+    const a = campaign(workers);
+    const b = campaign(workers);
+    return a.rate >= b.rate ? a : b;
+  };
+  const one = best(1);
+  const two = best(2);
   console.log(
-    `workers (anon-vma-chain, ${campaign(1).runs} runs, best of 2): 1 worker ${n(one.rate, 0)} cmd/s, 2 workers ${n(two.rate, 0)} cmd/s, ` +
+    `workers (rmapcheck run --design anon-vma-chain --runs ${workerRuns}, fresh process, best of 2): 1 worker ${n(one.rate, 0)} cmd/s, 2 workers ${n(two.rate, 0)} cmd/s, ` +
       `speed-up ${(two.rate / one.rate).toFixed(2)}×, same commands: ${one.commands === two.commands ? "yes" : `no (${one.commands} vs ${two.commands})`}`,
   );
 }

@@ -2,9 +2,10 @@
  * Campaigns: a master seed split into chunks of runs, each chunk with its own seed derived
  * from the master, so a campaign can be spread over worker threads (--workers) and machines
  * (--shard i/n) and any chunk replays alone. Chunk j of master seed M has seed chunkSeed(M, j);
- * shard i of n takes the chunks j ≡ i (mod n); the workers of one process share its chunks
- * round-robin. With one worker and one shard, chunks run in order, so the same flags give the
- * same run.
+ * shard i of n takes the chunks j ≡ i (mod n); the lanes of one process (this thread and
+ * --workers − 1 worker threads) take its chunks in order as they free up. Chunks are handed out
+ * in order, so every chunk below a failing one runs to the end: the failure reported (the
+ * lowest failing chunk) is the same with any number of workers.
  */
 import { Worker } from "node:worker_threads";
 import { findDesign } from "../impl/designs/index.js";
@@ -151,40 +152,64 @@ export async function runCampaign(o: CampaignOptions, progress?: ProgressFn): Pr
     return total;
   }
 
+  // N lanes: this thread and N − 1 worker threads. This thread is warm and has its modules
+  // loaded, so it starts at once while the workers load theirs. Each worker is kept two chunks
+  // ahead (one running, one queued), so it never waits for this thread to finish a chunk of
+  // its own before it gets the next job.
   const chunks = shardChunks(o);
+  const take = () => {
+    const c = done() ? undefined : chunks.next();
+    return !c || c.done ? undefined : c.value;
+  };
   const live = new Map<number, { runs: number; commands: number }>();
-  await Promise.all(
-    Array.from({ length: o.workers }, (_, w) => {
-      const worker = new Worker(new URL("./worker.js", import.meta.url));
-      return new Promise<void>((resolve, reject) => {
-        const next = () => {
-          const c = done() ? undefined : chunks.next();
-          if (!c || c.done) {
-            void worker.terminate().then(() => resolve());
-            return;
-          }
-          worker.postMessage(job(c.value.chunk, c.value.runs));
-        };
-        worker.on("message", (msg: { type: "progress"; runs: number; commands: number } | { type: "done"; result: ChunkResult }) => {
-          if (msg.type === "progress") {
-            live.set(w, msg);
-            let runs = total.runs;
-            let commands = total.commands;
-            for (const p of live.values()) {
-              runs += p.runs;
-              commands += p.commands;
-            }
-            progress?.({ runs, commands, coverage: total.coverage });
-            return;
-          }
-          live.delete(w);
-          absorb(msg.result);
-          next();
-        });
-        worker.on("error", reject);
-        next();
+  const report = () => {
+    let runs = total.runs;
+    let commands = total.commands;
+    for (const p of live.values()) {
+      runs += p.runs;
+      commands += p.commands;
+    }
+    progress?.({ runs, commands, coverage: total.coverage });
+  };
+  const workerLane = (lane: number) => {
+    const worker = new Worker(new URL("./worker.js", import.meta.url));
+    return new Promise<void>((resolve, reject) => {
+      let inFlight = 0;
+      const feed = () => {
+        for (let c = inFlight < 2 ? take() : undefined; c; c = inFlight < 2 ? take() : undefined) {
+          worker.postMessage(job(c.chunk, c.runs));
+          inFlight++;
+        }
+        if (inFlight === 0) void worker.terminate().then(() => resolve());
+      };
+      worker.on("message", (msg: { type: "progress"; runs: number; commands: number } | { type: "done"; result: ChunkResult }) => {
+        if (msg.type === "progress") {
+          live.set(lane, msg);
+          report();
+          return;
+        }
+        live.delete(lane);
+        inFlight--;
+        absorb(msg.result);
+        feed();
       });
-    }),
-  );
+      worker.on("error", reject);
+      feed();
+    });
+  };
+  const mainLane = async () => {
+    for (let c = take(); c; c = take()) {
+      absorb(
+        runChunk(job(c.chunk, c.runs), (runs, commands) => {
+          live.set(0, { runs, commands });
+          if (runs % 10 === 0) report();
+        }),
+      );
+      live.delete(0);
+      // Let the workers' messages in between chunks (their next jobs are already queued).
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  await Promise.all([mainLane(), ...Array.from({ length: o.workers - 1 }, (_, w) => workerLane(w + 1))]);
   return total;
 }

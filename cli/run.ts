@@ -173,14 +173,23 @@ export function printCounterexample(cx: Counterexample, chunk: number): void {
 
 export function summarizeStats(stats: CampaignStats, coverage: CoverageCounts, runs: number) {
   const total = Object.values(stats.ops).reduce((a, b) => a + b, 0);
-  const sorted = [...stats.lengths].sort((a, b) => a - b);
-  const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+  // stats.lengths[n] = runs of n commands; the p-quantile is the length of run ⌊p·runs⌋ in order.
+  const counted = stats.lengths.reduce((a, b) => a + b, 0);
+  const nth = (i: number): number => {
+    let seen = 0;
+    for (let n = 0; n < stats.lengths.length; n++) {
+      seen += stats.lengths[n] as number;
+      if (seen > i) return n;
+    }
+    return 0;
+  };
+  const pct = (p: number) => (counted === 0 ? 0 : nth(Math.min(counted - 1, Math.floor(p * counted))));
   return {
     commandMix: Object.fromEntries(Object.entries(stats.ops).sort((a, b) => b[1] - a[1])),
     commandsGenerated: total,
     skipped: stats.skipped,
     skipRate: total > 0 ? Number((stats.skipped / total).toFixed(4)) : 0,
-    sequenceLength: { min: sorted[0] ?? 0, median: pct(0.5), p90: pct(0.9), max: sorted[sorted.length - 1] ?? 0 },
+    sequenceLength: { min: counted === 0 ? 0 : nth(0), median: pct(0.5), p90: pct(0.9), max: counted === 0 ? 0 : nth(counted - 1) },
     runs,
     coverage,
   };

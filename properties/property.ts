@@ -71,16 +71,25 @@ export interface CampaignStats {
   readonly ops: Record<string, number>;
   /** Commands the model judged not applicable (skipped on both sides). */
   skipped: number;
-  /** Sequence lengths (including the final exits), one per run. */
+  /**
+   * How many runs had each sequence length (including the final exits): a histogram, so a
+   * campaign of hours keeps a few hundred numbers, not one per run.
+   */
   readonly lengths: number[];
 }
 
 export const emptyStats = (): CampaignStats => ({ ops: {}, skipped: 0, lengths: [] });
 
+/** Count `runs` runs of `length` commands in a lengths histogram. */
+function countLength(lengths: number[], length: number, runs = 1): void {
+  while (lengths.length <= length) lengths.push(0);
+  lengths[length] = (lengths[length] as number) + runs;
+}
+
 export function addStats(into: CampaignStats, from: CampaignStats): void {
   for (const [op, n] of Object.entries(from.ops)) into.ops[op] = (into.ops[op] ?? 0) + n;
   into.skipped += from.skipped;
-  into.lengths.push(...from.lengths);
+  from.lengths.forEach((runs, length) => countLength(into.lengths, length, runs));
 }
 
 export interface PropertyResult {
@@ -219,7 +228,7 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
       addCoverage(coverage, r.marks.hits);
       for (const c of r.commands) stats.ops[c.op] = (stats.ops[c.op] ?? 0) + 1;
       stats.skipped += r.skipped;
-      stats.lengths.push(r.commands.length);
+      countLength(stats.lengths, r.commands.length);
       opts.onRun?.(runsDone, commands);
       if (!r.failure && opts.shouldStop?.()) stopped = true;
     }
