@@ -73,7 +73,7 @@ export interface CampaignResult {
 }
 
 /** Run one chunk in this thread. */
-export function runChunk(job: ChunkJob, onRun?: (runs: number, commands: number) => void): ChunkResult {
+export function runChunk(job: ChunkJob, onRun?: (runs: number, commands: number) => void, onFailure?: () => void): ChunkResult {
   const design = findDesign(job.design);
   if (!design) throw new Error(`unknown design ${job.design}`);
   const r = checkDesign({
@@ -86,6 +86,7 @@ export function runChunk(job: ChunkJob, onRun?: (runs: number, commands: number)
     checkEvery: job.checkEvery,
     shrinkBudget: job.shrinkBudget,
     onRun,
+    onFailure,
     shouldStop: () => Date.now() > job.deadline,
   });
   return {
@@ -137,7 +138,10 @@ export async function runCampaign(o: CampaignOptions, progress?: ProgressFn): Pr
       total.failure = { chunk: r.chunk, seed: r.seed, counterexample: r.counterexample };
     }
   };
-  const done = () => total.failure !== undefined || total.stopped || Date.now() > deadline;
+  // A lane that finds a failure says so before it shrinks (seconds, for some bugs): chunks are
+  // handed out in order, so no chunk handed out after that can hold a lower failure.
+  let failing = false;
+  const done = () => failing || total.failure !== undefined || total.stopped || Date.now() > deadline;
 
   if (o.workers <= 1) {
     for (const { chunk, runs } of shardChunks(o)) {
@@ -182,7 +186,11 @@ export async function runCampaign(o: CampaignOptions, progress?: ProgressFn): Pr
         }
         if (inFlight === 0) void worker.terminate().then(() => resolve());
       };
-      worker.on("message", (msg: { type: "progress"; runs: number; commands: number } | { type: "done"; result: ChunkResult }) => {
+      worker.on("message", (msg: { type: "progress"; runs: number; commands: number } | { type: "failing" } | { type: "done"; result: ChunkResult }) => {
+        if (msg.type === "failing") {
+          failing = true;
+          return;
+        }
         if (msg.type === "progress") {
           live.set(lane, msg);
           report();
@@ -200,10 +208,16 @@ export async function runCampaign(o: CampaignOptions, progress?: ProgressFn): Pr
   const mainLane = async () => {
     for (let c = take(); c; c = take()) {
       absorb(
-        runChunk(job(c.chunk, c.runs), (runs, commands) => {
-          live.set(0, { runs, commands });
-          if (runs % 10 === 0) report();
-        }),
+        runChunk(
+          job(c.chunk, c.runs),
+          (runs, commands) => {
+            live.set(0, { runs, commands });
+            if (runs % 10 === 0) report();
+          },
+          () => {
+            failing = true;
+          },
+        ),
       );
       live.delete(0);
       // Let the workers' messages in between chunks (their next jobs are already queued).

@@ -5,8 +5,12 @@ import { type ChunkJob, runChunk } from "./campaign.js";
 const port = parentPort;
 if (!port) throw new Error("cli/worker.js must run as a worker thread");
 port.on("message", (job: ChunkJob) => {
-  const result = runChunk(job, (runs, commands) => {
-    if (runs % 10 === 0) port.postMessage({ type: "progress", runs, commands });
-  });
+  const result = runChunk(
+    job,
+    (runs, commands) => {
+      if (runs % 10 === 0) port.postMessage({ type: "progress", runs, commands });
+    },
+    () => port.postMessage({ type: "failing" }),
+  );
   port.postMessage({ type: "done", result });
 });

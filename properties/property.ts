@@ -38,6 +38,8 @@ export interface PropertyOptions {
    * CLI's chunks of CHUNK_RUNS) when a stop is expected.
    */
   readonly shouldStop?: () => boolean;
+  /** Called once, when the first failing run is found (before shrinking, which may take long). */
+  readonly onFailure?: () => void;
   /**
    * Shrink a counterexample (default). Off for mutation testing, where only the verdict
    * matters; RMAPCHECK_SHRINK=0 in the environment turns it off too.
@@ -232,7 +234,10 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
       opts.onRun?.(runsDone, commands);
       if (!r.failure && opts.shouldStop?.()) stopped = true;
     }
-    if (r.failure && first === undefined) first = { commands: r.commands, failure: r.failure, runs: runsDone, commands_: commands };
+    if (r.failure && first === undefined) {
+      first = { commands: r.commands, failure: r.failure, runs: runsDone, commands_: commands };
+      opts.onFailure?.();
+    }
     return r.failure === undefined;
   });
   const shrink = opts.shrink ?? process.env.RMAPCHECK_SHRINK !== "0";
