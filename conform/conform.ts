@@ -249,6 +249,14 @@ export interface Sharing {
   readonly anon: ReadonlyMap<string, FrameUse>;
   /** Shared-file pages this mm has written through the PTE at that address. */
   readonly dirtyShared: ReadonlyMap<string, FrameUse>;
+  /**
+   * Private anonymous addresses where the simulated kernel maps nothing: never faulted, or
+   * only read (what Linux maps there on a read is the shared zero page, which the simulation
+   * leaves out). A host that does not use the zero page (seen on a 6.18 Firecracker guest:
+   * a read fault allocates a zeroed anonymous page) maps a page of its own at such an address,
+   * COW-shared after a fork; it holds zeros, as the zero page would, and is not compared.
+   */
+  readonly zeroFill: ReadonlySet<string>;
 }
 
 export interface SimStep {
@@ -307,10 +315,13 @@ export function simSharing(s: Session): Sharing {
   const k = s.kernel;
   const anon = new Map<string, FrameUse>();
   const dirtyShared = new Map<string, FrameUse>();
+  const zeroFill = new Set<string>();
   for (const mm of [...k.mms.values()].sort((a, b) => a.id - b.id)) {
     for (const vma of mm.vmas) {
+      const privateAnon = vma.vmFile === null && (vma.vmFlags & VM_SHARED) === 0;
       for (let addr = vma.vmStart; addr < vma.vmEnd; addr++) {
         const pte = mm.pt.get(addr);
+        if (pte === undefined && privateAnon) zeroFill.add(key(mm.id, addr));
         if (pte?.kind !== "present") continue;
         const page = k.pageAt(pte.pfn) as Page;
         const use = { frame: pte.pfn, mapcount: page.mapcount };
@@ -319,7 +330,7 @@ export function simSharing(s: Session): Sharing {
       }
     }
   }
-  return { anon, dirtyShared };
+  return { anon, dirtyShared, zeroFill };
 }
 
 export interface SideOptions {
@@ -538,7 +549,7 @@ const together = (keys: readonly string[]) =>
 /** The first difference in sharing between the simulated kernel and a host snapshot. */
 export function compareSharing(sim: Sharing, snap: HostSnapshot): { what: string; sim: string; host: string } | undefined {
   const host = hostUses(snap);
-  const hostAnon = new Map([...host].filter(([, u]) => u.anon));
+  const hostAnon = new Map([...host].filter(([k, u]) => u.anon && !sim.zeroFill.has(k)));
   for (const [k, u] of sim.anon) {
     if (!hostAnon.has(k)) {
       const h = host.get(k);

@@ -75,6 +75,8 @@ export class Kernel {
   constructor(
     readonly world: World,
     readonly designInfo: DesignInfo,
+    /** The design's planted mutant, if any (DesignInfo.create's second argument). */
+    mutant?: string,
   ) {
     resetObjectIds();
     for (let i = world.frameCount - 1; i >= 0; i--) {
@@ -82,7 +84,7 @@ export class Kernel {
       this.frameData[i] = 0;
       this.freeList.push(mkPfn(i));
     }
-    this.design = designInfo.create(this);
+    this.design = designInfo.create(this, mutant);
     for (let f = 0; f < world.fileCount; f++) {
       const file = new File(f, world.fileInitialPages);
       for (let p = 0; p < world.fileInitialPages; p++) file.disk.set(p, initialFileToken(f, p));
@@ -397,8 +399,8 @@ export class Kernel {
   }
 }
 
-export function createKernel(world: World, design: DesignInfo, initMmId = 1): Kernel {
-  const k = new Kernel(world, design);
+export function createKernel(world: World, design: DesignInfo, initMmId = 1, mutant?: string): Kernel {
+  const k = new Kernel(world, design, mutant);
   k.boot(initMmId);
   return k;
 }

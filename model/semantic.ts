@@ -28,8 +28,11 @@ export interface MPage {
   readonly file: number;
   readonly pgoff: number;
   readonly locked: boolean;
-  /** Private memory this process (or an ancestor before fork) wrote; undefined = not written. */
-  readonly data?: number;
+  /**
+   * Private memory this process (or an ancestor before fork) wrote; undefined = not written.
+   * Always present as a field (undefined when unwritten), so every page has one shape.
+   */
+  readonly data: number | undefined;
 }
 
 export interface MFile {
@@ -131,10 +134,7 @@ function step(w: World, d: Draft, c: Cmd): Outcome {
       if (!allMapped(c.addr, c.len)) return errno("ENOMEM");
       for (let a = c.addr; a < c.addr + c.len; a++) if ((pages[a] as MPage).locked) return errno("EINVAL");
       // DONTNEED: private memory forgets what was written (anon reads zero, file reads the file).
-      for (let a = c.addr; a < c.addr + c.len; a++) {
-        const { data: _dropped, ...rest } = pages[a] as MPage;
-        pages[a] = rest;
-      }
+      for (let a = c.addr; a < c.addr + c.len; a++) pages[a] = { ...(pages[a] as MPage), data: undefined };
       return ok;
     }
     case "mremap":
@@ -204,6 +204,7 @@ function mmap(w: World, d: Draft, pages: Record<number, MPage>, c: Extract<Cmd, 
       file: isFile ? file : 0,
       pgoff: isFile ? pgoff + i : 0,
       locked: false,
+      data: undefined,
     };
   }
   return { kind: "addr", addr };
@@ -232,8 +233,8 @@ function mremap(
   };
   // Growth continues the last page's mapping: anon reads zero, file continues its offsets.
   const grow = (at: number, by: number) => {
-    const { data: _d, ...last } = pages[at - 1] as MPage;
-    for (let i = 0; i < by; i++) pages[at + i] = { ...last, pgoff: last.kind === "anon" ? 0 : last.pgoff + 1 + i };
+    const last = pages[at - 1] as MPage;
+    for (let i = 0; i < by; i++) pages[at + i] = { ...last, pgoff: last.kind === "anon" ? 0 : last.pgoff + 1 + i, data: undefined };
   };
   if (c.fixed) {
     const na = c.newAddr;
@@ -284,8 +285,7 @@ function truncate(w: World, d: Draft, fileId: number, size: number): Outcome {
   for (const pages of Object.values(d.mms)) {
     for (const [a, p] of Object.entries(pages)) {
       if (p.kind === "private-file" && p.file === fileId && p.pgoff >= size && p.data !== undefined) {
-        const { data: _dropped, ...rest } = p;
-        pages[Number(a)] = rest;
+        pages[Number(a)] = { ...p, data: undefined };
       }
     }
   }

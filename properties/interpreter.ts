@@ -59,7 +59,7 @@ export class Session {
     this.world = opts.world ?? defaultWorld;
     this.checkEvery = opts.checkEvery ?? 1;
     this.incremental = opts.incremental ?? this.checkEvery > 1;
-    this.kernel = createKernel(this.world, { ...design, create: (k) => design.create(k, opts.mutant) }, initMm);
+    this.kernel = createKernel(this.world, design, initMm, opts.mutant);
     for (const q of opts.quirks ?? []) this.kernel.quirks.add(q);
     this.history = opts.history ?? true;
     const initial = initialState(this.world, initMm);

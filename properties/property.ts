@@ -118,7 +118,15 @@ export function executePlan(
   opts: Pick<PropertyOptions, "design" | "mutant" | "quirks" | "world" | "checkEvery" | "incremental">,
 ): { commands: Cmd[]; failure?: Failure; executed: number; skipped: number; marks: RunCoverage } {
   const world = opts.world ?? defaultWorld;
-  const session = new Session(opts.design, { ...opts, history: false });
+  // Named fields, not { ...opts, history: false }: opts carries the whole property's options.
+  const session = new Session(opts.design, {
+    world: opts.world,
+    mutant: opts.mutant,
+    quirks: opts.quirks,
+    checkEvery: opts.checkEvery,
+    incremental: opts.incremental,
+    history: false,
+  });
   const resolver = new Resolver(world, plan.weights);
   const commands: Cmd[] = [];
   const marks = new RunCoverage();
