@@ -183,32 +183,40 @@ export class IntervalTree<T> {
   }
 
   check(): void {
+    if (this.root === null) {
+      if (this.nodes.size !== 0) fail("KERNEL", `interval tree: 0 nodes reachable, ${this.nodes.size} in the map`);
+      return;
+    }
     assert(!isRed(this.root), "KERNEL", "interval tree: red root");
-    assert(this.root === null || this.root.parent === null, "KERNEL", "interval tree: root has a parent");
-    const seen = { count: 0, prev: null as Node<T> | null };
-    this.checkNode(this.root, null, seen);
-    assert(seen.count === this.nodes.size, "KERNEL", () => `interval tree: ${seen.count} nodes reachable, ${this.nodes.size} in the map`);
+    assert(this.root.parent === null, "KERNEL", "interval tree: root has a parent");
+    this.checkCount = 0;
+    this.checkPrev = null;
+    this.checkNode(this.root, null);
+    assert(this.checkCount === this.nodes.size, "KERNEL", () => `interval tree: ${this.checkCount} nodes reachable, ${this.nodes.size} in the map`);
   }
 
+  /** check()'s in-order position: nodes seen so far and the last one (scratch, per check). */
+  private checkCount = 0;
+  private checkPrev: Node<T> | null = null;
+
   /** Returns the black height of n's subtree (null leaves count 1). Messages only on failure. */
-  private checkNode(n: Node<T> | null, parent: Node<T> | null, seen: { count: number; prev: Node<T> | null }): number {
+  private checkNode(n: Node<T> | null, parent: Node<T> | null): number {
     if (!n) return 1;
-    const what = (): string => String(n.item);
-    if (n.parent !== parent) fail("KERNEL", `interval tree: ${what()}'s parent pointer is wrong`, n.item);
-    if (this.nodes.get(n.item) !== n) fail("KERNEL", `interval tree: ${what()}'s node is not the mapped one`, n.item);
-    if (n.red && (isRed(n.left) || isRed(n.right))) fail("KERNEL", `interval tree: red ${what()} has a red child`, n.item);
-    const leftHeight = this.checkNode(n.left, n, seen);
-    const prev = seen.prev;
-    if (prev && !before(prev, n)) fail("KERNEL", `interval tree: ${what()} out of order after ${String(prev.item)}`, prev.item, n.item);
-    seen.prev = n;
-    seen.count++;
+    if (n.parent !== parent) fail("KERNEL", `interval tree: ${String(n.item)}'s parent pointer is wrong`, n.item);
+    if (this.nodes.get(n.item) !== n) fail("KERNEL", `interval tree: ${String(n.item)}'s node is not the mapped one`, n.item);
+    if (n.red && (isRed(n.left) || isRed(n.right))) fail("KERNEL", `interval tree: red ${String(n.item)} has a red child`, n.item);
+    const leftHeight = this.checkNode(n.left, n);
+    const prev = this.checkPrev;
+    if (prev && !before(prev, n)) fail("KERNEL", `interval tree: ${String(n.item)} out of order after ${String(prev.item)}`, prev.item, n.item);
+    this.checkPrev = n;
+    this.checkCount++;
     const first = this.key.first(n.item);
     const last = this.key.last(n.item);
-    if (first !== n.first) fail("I11", `interval tree: ${what()} sits at first ${n.first} but starts at ${first} now`, n.item);
-    if (last !== n.last) fail("I11", `interval tree: ${what()} sits at last ${n.last} but ends at ${last} now`, n.item);
-    const rightHeight = this.checkNode(n.right, n, seen);
-    if (leftHeight !== rightHeight) fail("KERNEL", `interval tree: black heights ${leftHeight} / ${rightHeight} under ${what()}`, n.item);
-    if (n.subtreeLast !== subtreeLastOf(n)) fail("KERNEL", `interval tree: ${what()}'s subtreeLast ${n.subtreeLast} ≠ ${subtreeLastOf(n)}`, n.item);
+    if (first !== n.first) fail("I11", `interval tree: ${String(n.item)} sits at first ${n.first} but starts at ${first} now`, n.item);
+    if (last !== n.last) fail("I11", `interval tree: ${String(n.item)} sits at last ${n.last} but ends at ${last} now`, n.item);
+    const rightHeight = this.checkNode(n.right, n);
+    if (leftHeight !== rightHeight) fail("KERNEL", `interval tree: black heights ${leftHeight} / ${rightHeight} under ${String(n.item)}`, n.item);
+    if (n.subtreeLast !== subtreeLastOf(n)) fail("KERNEL", `interval tree: ${String(n.item)}'s subtreeLast ${n.subtreeLast} ≠ ${subtreeLastOf(n)}`, n.item);
     return leftHeight + (n.red ? 0 : 1);
   }
 
