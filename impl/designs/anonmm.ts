@@ -84,6 +84,7 @@ import { setVmaRange } from "../design.js";
 import type { Kernel } from "../kernel.js";
 import { findVma } from "../mmap.js";
 import { Slab } from "../slab.js";
+import { type GraphBuilder, mmNode, pageNode } from "../snapshot.js";
 import { IMmapList } from "../structures/immap-list.js";
 import { File, type IMmap, type Mm, type Page, type Vma, hexa, vmaAddress } from "../types.js";
 
@@ -384,6 +385,24 @@ class AnonmmDesign implements RmapDesign {
         ensure(a.head === head, "I6", () => `${page} of ${describe(a)} is mapped at (mm${mm.id}, ${hexa(addr)}), outside its family`);
         ensure(page.index === addr, "I7", () => `${page}: index ${hexa(page.index)} but mapped at (mm${mm.id}, ${hexa(addr)})`);
       }
+    }
+  }
+
+  /**
+   * The families: each anonmm with its count, joined to its family's head and to its mm
+   * (none once the mm exited); each anon page's mapping (its home anonmm).
+   */
+  snapshot(g: GraphBuilder): void {
+    const amNode = (a: Anonmm): string =>
+      g.pointer(a, (x) => g.node(`anonmm:${x.id}`, "anonmm", `anonmm #${x.id}`, `${x.head === x ? `family head, ${x.members.length} members, ` : ""}count ${x.count}${x.mm ? "" : ", mm gone"}`));
+    for (const a of this.live) {
+      const me = amNode(a);
+      if (isFreed(a)) continue;
+      if (a.head !== a) g.edge(me, amNode(a.head), "family");
+      if (a.mm !== null) g.edge(me, mmNode(a.mm), "anonmm_mm");
+    }
+    for (const page of this.k.frames) {
+      if (page?.anon && page.mapping !== null) g.edge(pageNode(page), amNode(page.mapping as Anonmm), "mapping", `index ${hexa(page.index)}`);
     }
   }
 
