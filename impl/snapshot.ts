@@ -122,9 +122,9 @@ export class GraphBuilder {
 
 const protOf = (vma: Vma): string => (vma.vmFlags & 0x2 ? "rw" : "r");
 
-/** A vma's label: its mm and range, as the shrink reports print it. */
+/** A vma's label: its id, mm and range, as the shrink reports print them. */
 export function vmaLabel(vma: Vma): string {
-  return `mm${vma.mm.id} [${hexa(vma.vmStart)},${hexa(vma.vmEnd)})`;
+  return `vma#${vma.oid} mm${vma.mm.id} [${hexa(vma.vmStart)},${hexa(vma.vmEnd)})`;
 }
 
 /**
