@@ -88,16 +88,15 @@ import { type GraphBuilder, mmNode, pageNode } from "../snapshot.js";
 import { IMmapList } from "../structures/immap-list.js";
 import { File, type IMmap, type Mm, type Page, type Vma, hexa, vmaAddress } from "../types.js";
 
-let nextAnonmmId = 1;
-
 /** struct anonmm (mm/rmap.c, 2.6.5-mm). */
 class Anonmm {
-  readonly id = nextAnonmmId++;
   /** The family's first anonmm; head.head === head. */
   readonly head: Anonmm;
   /** On the head only: the other anonmms of the family, in list_add_tail order. */
   readonly members: Anonmm[] = [];
   constructor(
+    /** Numbered per kernel (a replay names the same anonmm the same way every time). */
+    readonly id: number,
     /** NULL once the mm has exited. */
     public mm: Mm | null,
     head: Anonmm | null,
@@ -119,6 +118,7 @@ class AnonmmDesign implements RmapDesign {
   readonly slab = new Slab({ anonmm: { ilp32: 24, lp64: 40 } });
   /** Every anonmm not yet freed, for check() (the kernel has only the family lists). */
   private readonly live = new Set<Anonmm>();
+  private nextId = 1;
 
   constructor(
     private readonly k: Kernel,
@@ -132,7 +132,7 @@ class AnonmmDesign implements RmapDesign {
   // --- struct anonmm lifecycle -------------------------------------------------------------
 
   private alloc(mm: Mm, head: Anonmm | null, count: number): Anonmm {
-    const a = new Anonmm(mm, head, count);
+    const a = new Anonmm(this.nextId++, mm, head, count);
     this.live.add(a);
     mm.rmap = this.slab.alloc("anonmm", a);
     return a;
