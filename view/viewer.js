@@ -90,7 +90,7 @@
   const W = 620;
   const left = 44;
   const cw = (W - left - 8) / (hi - lo);
-  const rowH = 58;
+  const rowH = 68;
   const top = 22;
   const xOf = (vpn) => left + (vpn - lo) * cw;
 
@@ -250,7 +250,9 @@
   const maxX = d3.max(nodes, (n) => n.x + n.w / 2) ?? 100;
   const minY = d3.min(nodes, (n) => n.y - n.h) ?? 0;
   const maxY = d3.max(nodes, (n) => n.y + n.h) ?? 100;
-  graphSvg.attr("viewBox", `${minX - pad} ${minY - pad} ${maxX - minX + 2 * pad} ${maxY - minY + 2 * pad}`);
+  graphSvg
+    .attr("viewBox", `${minX - pad} ${minY - pad} ${maxX - minX + 2 * pad} ${maxY - minY + 2 * pad}`)
+    .style("max-width", `${Math.round((maxX - minX + 2 * pad) * 1.3)}px`); // a small graph is not blown up
   const defs = graphSvg.append("defs");
   defs
     .append("marker")
@@ -280,6 +282,8 @@
     anonmm_mm: "anonmm → its mm",
     pte: "pte_chain entry",
     hint: "hint",
+    "walk-visited": "the walk visited (page under suspicion)",
+    "walk-missed": "the walk missed",
   };
   const colours = {
     mmap: "#c6ced6",
@@ -294,9 +298,11 @@
     anonmm_mm: "#b8860b",
     pte: "#9d755d",
     hint: "#9d755d",
+    "walk-visited": "#2ca02c",
+    "walk-missed": "#d62728",
   };
   for (const kind of Object.keys(edgeNames)) {
-    if (links.some((l) => l.kind === kind)) legend.append("span").style("color", colours[kind]).text(edgeNames[kind]);
+    if (links.some((l) => l.kind === kind) || kind.startsWith("walk-")) legend.append("span").style("color", colours[kind]).text(edgeNames[kind]);
   }
 
   /** The point where the segment from (x0,y0) to n's centre enters n's box. */
@@ -307,20 +313,36 @@
     return t >= 1 ? [n.x, n.y] : [n.x + dx * t, n.y + dy * t];
   }
 
+  /** The vma node holding the PTE "mmN:0xADDR" in frame f. */
+  function vmaOfKey(f, key) {
+    const [mmPart, addrPart] = key.split(":");
+    const mm = f.mms.find((m) => `mm${m.id}` === mmPart);
+    const vpn = Number.parseInt(addrPart, 16);
+    return mm?.vmas.find((v) => vpn >= v.start && vpn < v.end)?.id;
+  }
+
   function drawGraph(f) {
-    const missedVmas = new Set();
     const walk = f.walks.find((w) => w.pfn === suspect.pfn);
-    for (const key of walk ? walk.missed : []) {
-      const [mmPart, addrPart] = key.split(":");
-      const mm = f.mms.find((m) => `mm${m.id}` === mmPart);
-      const vpn = Number.parseInt(addrPart, 16);
-      const vma = mm?.vmas.find((v) => vpn >= v.start && vpn < v.end);
-      if (vma) missedVmas.add(vma.id);
+    const pageId = `page:${suspect.pfn}`;
+    // The walk of the page under suspicion, drawn over the design's pointers: page → the vma
+    // of each PTE it visited, and of each it missed.
+    const walkEdges = [];
+    if (walk && nodeById.has(pageId) && f.graph.nodes.some((n) => n.id === pageId)) {
+      for (const [keys, kind] of [
+        [walk.walk, "walk-visited"],
+        [walk.missed, "walk-missed"],
+      ]) {
+        for (const key of keys) {
+          const vma = vmaOfKey(f, key);
+          if (vma && nodeById.has(vma)) walkEdges.push({ source: pageId, target: vma, kind, label: kind === "walk-missed" ? `missed ${key}` : key });
+        }
+      }
     }
-    const hot = (id) => id === `page:${suspect.pfn}` || suspect.vmas.includes(id) || missedVmas.has(id);
+    const missedVmas = new Set(walkEdges.filter((e) => e.kind === "walk-missed").map((e) => e.target));
+    const hot = (id) => id === pageId || suspect.vmas.includes(id) || missedVmas.has(id);
     // Parallel edges between one pair (a chain edge beside vma->anon_vma) bend apart.
     const pairCount = new Map();
-    const edges = f.graph.edges.map((e) => {
+    const edges = [...f.graph.edges, ...walkEdges].map((e) => {
       const pair = [e.source, e.target].sort().join("|");
       const nth = pairCount.get(pair) ?? 0;
       pairCount.set(pair, nth + 1);
@@ -346,10 +368,10 @@
         const mx = (x1 + x2) / 2 + bend;
         const my = (y1 + y2) / 2;
         g.select("path")
-          .attr("class", `edge ${e.kind}${e.source === `page:${suspect.pfn}` || (suspect.vmas.includes(e.source) && e.kind !== "mmap") ? " suspect-edge" : ""}`)
+          .attr("class", `edge ${e.kind}${!e.kind.startsWith("walk-") && (e.source === pageId || (suspect.vmas.includes(e.source) && e.kind !== "mmap")) ? " suspect-edge" : ""}`)
           .attr("data-kind", e.kind)
           .attr("d", bend ? `M${x1},${y1}Q${mx},${my} ${x2},${y2}` : `M${x1},${y1}L${x2},${y2}`);
-        const showLabel = e.label && (e.kind === "pte" || e.kind === "hint" || e.kind === "mapping");
+        const showLabel = e.label && ["pte", "hint", "mapping", "walk-missed"].includes(e.kind);
         g.select("text")
           .attr("x", mx + 3)
           .attr("y", my - 2)
