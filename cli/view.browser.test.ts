@@ -128,7 +128,8 @@ describe.skipIf(!executablePath)("rmapcheck view in Chromium", () => {
     expect(await text("#suspect")).toMatch(/MISSED \{mm2:0x1\}/);
     // the graph: the page under suspicion, the walk's edge to mm1's vma and the missed one to mm2's
     expect(await tab.locator('#graph g.node.suspect[data-id="page:0"]').count()).toBe(1);
-    expect(await tab.locator("#graph path.walk-visited").count()).toBe(1);
+    expect(await tab.locator("#graph g.node.visited").evaluateAll((els) => els.map((e) => e.getAttribute("data-id")))).toEqual(["vma#1"]);
+    expect(await tab.locator("#graph g.node.missed").evaluateAll((els) => els.map((e) => e.getAttribute("data-id")))).toEqual(["vma#3"]);
     expect(await tab.locator("#graph path.walk-missed").count()).toBe(1);
     expect(await tab.locator("#graph text.edgelabel", { hasText: "missed mm2:0x1" }).count()).toBe(1);
     await tab.screenshot({ path: join(shots, "p0-missed-pte.png"), fullPage: true });

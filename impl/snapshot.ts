@@ -122,9 +122,9 @@ export class GraphBuilder {
 
 const protOf = (vma: Vma): string => (vma.vmFlags & 0x2 ? "rw" : "r");
 
-/** A vma's label: its id, mm and range, as the shrink reports print them. */
+/** A vma's label: its id and mm (its range is in the detail). */
 export function vmaLabel(vma: Vma): string {
-  return `vma#${vma.oid} mm${vma.mm.id} [${hexa(vma.vmStart)},${hexa(vma.vmEnd)})`;
+  return `vma#${vma.oid} mm${vma.mm.id}`;
 }
 
 /**
@@ -136,7 +136,7 @@ export function kernelGraph(k: Kernel, g: GraphBuilder = new GraphBuilder()): Gr
     g.node(mmNode(mm), "mm", `mm${mm.id}`, `${mm.vmas.length} vmas, ${mm.pt.size} PTEs`);
     for (const vma of mm.vmas) {
       const what = vma.vmFile ? `${vma.vmFlags & 0x8 ? "shared" : "private"} file${vma.vmFile.id}` : "anon";
-      g.node(vmaNode(vma), "vma", vmaLabel(vma), `vma#${vma.oid}: ${what} ${protOf(vma)}, pgoff ${vma.vmPgoff}`);
+      g.node(vmaNode(vma), "vma", vmaLabel(vma), `[${hexa(vma.vmStart)}, ${hexa(vma.vmEnd)}) ${what} ${protOf(vma)}, pgoff ${vma.vmPgoff}`);
       g.edge(mmNode(mm), vmaNode(vma), "mmap");
     }
   }

@@ -192,12 +192,22 @@
   const rows = { mm: 0, vma: 90, file: 200, anon_vma: 200, anonmm: 200, pte_chain: 200, freed: 200, page: 330 };
   const nodeById = new Map();
   const edgeKeys = new Map();
+  // mm → vma edges are left out (a vma's label names its mm), and so are mms no design
+  // structure points at (anonmm's do).
+  const drawnEdge = (e) => e.kind !== "mmap";
   for (const f of frames) {
-    for (const n of f.graph.nodes) if (!nodeById.has(n.id)) nodeById.set(n.id, { id: n.id, kind: n.kind, label: n.label });
-    for (const e of f.graph.edges) {
+    for (const n of f.graph.nodes) {
+      const seen = nodeById.get(n.id);
+      if (!seen) nodeById.set(n.id, { id: n.id, kind: n.kind, label: n.label });
+      else if (n.label.length > seen.label.length) seen.label = n.label; // boxes fit the longest label
+    }
+    for (const e of f.graph.edges.filter(drawnEdge)) {
       const k = `${e.source}|${e.kind}|${e.target}`;
       if (!edgeKeys.has(k)) edgeKeys.set(k, { source: e.source, target: e.target, kind: e.kind });
     }
+  }
+  for (const n of [...nodeById.values()]) {
+    if (n.kind === "mm" && ![...edgeKeys.values()].some((e) => e.source === n.id || e.target === n.id)) nodeById.delete(n.id);
   }
   const nodes = [...nodeById.values()];
   const links = [...edgeKeys.values()];
@@ -260,8 +270,9 @@
     .attr("viewBox", "0 -4 8 8")
     .attr("refX", 8)
     .attr("refY", 0)
-    .attr("markerWidth", 7)
-    .attr("markerHeight", 7)
+    .attr("markerUnits", "userSpaceOnUse") // the same head on thin and thick edges
+    .attr("markerWidth", 9)
+    .attr("markerHeight", 9)
     .attr("orient", "auto")
     .append("path")
     .attr("d", "M0,-4L8,0L0,4")
@@ -282,8 +293,7 @@
     anonmm_mm: "anonmm → its mm",
     pte: "pte_chain entry",
     hint: "hint",
-    "walk-visited": "the walk visited (page under suspicion)",
-    "walk-missed": "the walk missed",
+    "walk-missed": "the walk missed this vma's PTE",
   };
   const colours = {
     mmap: "#c6ced6",
@@ -298,11 +308,10 @@
     anonmm_mm: "#b8860b",
     pte: "#9d755d",
     hint: "#9d755d",
-    "walk-visited": "#2ca02c",
     "walk-missed": "#d62728",
   };
   for (const kind of Object.keys(edgeNames)) {
-    if (links.some((l) => l.kind === kind) || kind.startsWith("walk-")) legend.append("span").style("color", colours[kind]).text(edgeNames[kind]);
+    if (links.some((l) => l.kind === kind) || kind === "walk-missed") legend.append("span").style("color", colours[kind]).text(edgeNames[kind]);
   }
 
   /** The point where the segment from (x0,y0) to n's centre enters n's box. */
@@ -324,25 +333,22 @@
   function drawGraph(f) {
     const walk = f.walks.find((w) => w.pfn === suspect.pfn);
     const pageId = `page:${suspect.pfn}`;
-    // The walk of the page under suspicion, drawn over the design's pointers: page → the vma
-    // of each PTE it visited, and of each it missed.
+    // The walk of the page under suspicion, over the design's pointers: the vmas of the PTEs it
+    // visited are outlined green; each PTE it missed gets a red edge from the page to its vma.
+    const visitedVmas = new Set();
     const walkEdges = [];
-    if (walk && nodeById.has(pageId) && f.graph.nodes.some((n) => n.id === pageId)) {
-      for (const [keys, kind] of [
-        [walk.walk, "walk-visited"],
-        [walk.missed, "walk-missed"],
-      ]) {
-        for (const key of keys) {
-          const vma = vmaOfKey(f, key);
-          if (vma && nodeById.has(vma)) walkEdges.push({ source: pageId, target: vma, kind, label: kind === "walk-missed" ? `missed ${key}` : key });
-        }
-      }
+    const pageShown = f.graph.nodes.some((n) => n.id === pageId);
+    for (const key of walk ? walk.walk : []) visitedVmas.add(vmaOfKey(f, key));
+    for (const key of walk ? walk.missed : []) {
+      const vma = vmaOfKey(f, key);
+      if (pageShown && vma && nodeById.has(vma)) walkEdges.push({ source: pageId, target: vma, kind: "walk-missed", label: `missed ${key}` });
     }
-    const missedVmas = new Set(walkEdges.filter((e) => e.kind === "walk-missed").map((e) => e.target));
-    const hot = (id) => id === pageId || suspect.vmas.includes(id) || missedVmas.has(id);
+    const missedVmas = new Set(walkEdges.map((e) => e.target));
+    const hot = (id) => id === pageId || suspect.vmas.includes(id);
+    const nodeClass = (id) => (missedVmas.has(id) ? " missed" : hot(id) ? " suspect" : visitedVmas.has(id) ? " visited" : "");
     // Parallel edges between one pair (a chain edge beside vma->anon_vma) bend apart.
     const pairCount = new Map();
-    const edges = [...f.graph.edges, ...walkEdges].map((e) => {
+    const edges = [...f.graph.edges.filter((e) => drawnEdge(e) && nodeById.has(e.source) && nodeById.has(e.target)), ...walkEdges].map((e) => {
       const pair = [e.source, e.target].sort().join("|");
       const nth = pairCount.get(pair) ?? 0;
       pairCount.set(pair, nth + 1);
@@ -378,7 +384,7 @@
           .text(showLabel ? e.label : "");
         g.select("title").text(`${edgeNames[e.kind] ?? e.kind}: ${s.label} → ${t.label}${e.label ? ` (${e.label})` : ""}`);
       });
-    const shown = f.graph.nodes;
+    const shown = f.graph.nodes.filter((n) => nodeById.has(n.id));
     nodeLayer
       .selectAll("g.node")
       .data(shown, (n) => n.id)
@@ -389,7 +395,7 @@
         g.append("title");
         return g;
       })
-      .attr("class", (n) => `node ${n.kind}${hot(n.id) ? " suspect" : ""}`)
+      .attr("class", (n) => `node ${n.kind}${nodeClass(n.id)}`)
       .attr("data-id", (n) => n.id)
       .attr("transform", (n) => `translate(${nodeById.get(n.id).x},${nodeById.get(n.id).y})`)
       .each(function (n) {
@@ -406,7 +412,7 @@
     graphNote.text(
       f.graphError
         ? `The design's snapshot failed on this state: ${f.graphError}`
-        : `${shown.length} objects, ${f.graph.edges.length} pointers. Hover for fields.`,
+        : `${shown.length} objects, ${edges.length - walkEdges.length} pointers (hover for fields). Outlined: orange = under suspicion, green = the walk visited a PTE in this vma, red = it missed one.`,
     );
   }
 

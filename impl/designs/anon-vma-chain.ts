@@ -598,7 +598,9 @@ class AnonVmaChainDesign implements RmapDesign {
     const avNode = (av: AnonVma): string =>
       g.pointer(av, (a) => {
         const counters = this.rule === "3.19" ? `degree ${a.degree}` : `num_children ${a.numChildren}, num_active_vmas ${a.numActiveVmas}`;
-        return g.node(`anon_vma:${a.id}`, "anon_vma", `anon_vma #${a.id}`, `${counters}, refcount ${a.refcount}, ${a.rbRoot.size()} chains in its tree`);
+        // 3.19's one counter is the story of CVE-2022-42703: it goes in the label.
+        const label = this.rule === "3.19" ? `anon_vma #${a.id} · degree ${a.degree}` : `anon_vma #${a.id}`;
+        return g.node(`anon_vma:${a.id}`, "anon_vma", label, `${counters}, refcount ${a.refcount}, ${a.rbRoot.size()} chains in its tree`);
       });
     for (const av of this.live) {
       const me = avNode(av);
