@@ -97,22 +97,22 @@ export class GraphBuilder {
 
   /**
    * The node of a pointer that may be freed: `live(obj)` names it while it is live; a freed
-   * one gets a "freed" node saying where it was freed (use-after-free, I4).
+   * one gets a "freed" node ("freed <what>") saying where it was freed (use-after-free, I4).
    */
-  pointer<T extends object>(obj: T, live: (obj: T) => string): string {
+  pointer<T extends object>(obj: T, live: (obj: T) => string, what = "object"): string {
     if (!isFreed(obj)) return live(obj);
     let id = this.freedIds.get(obj);
     if (id === undefined) {
       id = `freed:${this.freedIds.size + 1}`;
       this.freedIds.set(obj, id);
-      this.node(id, "freed", "freed object", `freed at ${freedAt(obj)}`);
+      this.node(id, "freed", `freed ${what}`, `freed at ${freedAt(obj)}`);
     }
     return id;
   }
 
   /** A vma pointer (a PageDirect page's mapping may outlive its vma). */
   vma(vma: Vma): string {
-    return this.pointer(vma, (v) => vmaNode(v));
+    return this.pointer(vma, (v) => vmaNode(v), "vma");
   }
 
   build(): RmapGraph {

@@ -80,6 +80,7 @@ describe("timeline of the committed reports", () => {
     const t = timelineOf(loadReport(join(dir, "anon-vma-rfc-I4-075ca37b.json")));
     const f = failing(t.frames, t.failingFrame);
     const freed = f.graph.nodes.find((n) => n.kind === "freed");
+    expect(freed?.label).toBe("freed vma");
     expect(freed?.detail).toMatch(/freed at munmap/);
     expect(f.graph.edges.some((e) => e.kind === "mapping" && e.target === freed?.id)).toBe(true);
     expect(t.suspect.pfn).toBe(0);
@@ -95,6 +96,10 @@ describe("timeline of every catalogue entry's known sequence", () => {
     const f = failing(t.frames, t.failingFrame);
     expect(f.violation?.invariant).toBe(report.invariant);
     expect(f.violation?.message).toBe(report.message);
+    // a failure that names a page (or its walk) puts that page under suspicion
+    const named = /\bpfn (\d+)/.exec(report.message)?.[1];
+    if (report.page) expect(t.suspect.pfn).toBe(report.page.pfn);
+    else if (named !== undefined) expect(t.suspect.pfn).toBe(Number(named));
     // determinism: the same report gives the same frames
     expect(JSON.stringify(timelineOf(report))).toBe(JSON.stringify(t));
   });

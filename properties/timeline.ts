@@ -256,6 +256,9 @@ function suspectOf(failure: Violation | undefined, at: Frame, report: ShrinkRepo
   const text = failure?.message ?? report.message;
   const vmas = [...new Set([...text.matchAll(/vma#(\d+)/g)].map((m) => `vma#${m[1]}`))];
   let pfn = failure?.page?.pfn ?? report.page?.pfn;
+  // A page the message names ("swap-cache page pfn 3 (anon): its anon_vma was freed").
+  const named = /\bpfn (\d+)/.exec(text);
+  if (pfn === undefined && named) pfn = Number(named[1]);
   if (pfn === undefined) {
     // No page named: the first present page of the first vma the message names.
     for (const mm of at.mms) {

@@ -601,7 +601,7 @@ class AnonVmaChainDesign implements RmapDesign {
         // 3.19's one counter is the story of CVE-2022-42703: it goes in the label.
         const label = this.rule === "3.19" ? `anon_vma #${a.id} · degree ${a.degree}` : `anon_vma #${a.id}`;
         return g.node(`anon_vma:${a.id}`, "anon_vma", label, `${counters}, refcount ${a.refcount}, ${a.rbRoot.size()} chains in its tree`);
-      });
+      }, "anon_vma");
     for (const av of this.live) {
       const me = avNode(av);
       if (isFreed(av)) continue;
@@ -611,7 +611,7 @@ class AnonVmaChainDesign implements RmapDesign {
     for (const mm of this.k.mms.values()) {
       for (const vma of mm.vmas) {
         const chain = (vma.rmap as AnonVmaChain[] | undefined) ?? [];
-        for (const avc of chain) g.edge(vmaNode(vma), isFreed(avc) ? g.pointer(avc, () => "") : avNode(avc.anonVma), "avc");
+        for (const avc of chain) g.edge(vmaNode(vma), isFreed(avc) ? g.pointer(avc, () => "", "anon_vma_chain") : avNode(avc.anonVma), "avc");
         if (vma.anonVma !== null) g.edge(vmaNode(vma), avNode(vma.anonVma as AnonVma), "anon_vma");
       }
     }

@@ -272,7 +272,7 @@ class AnonVmaRfcDesign implements RmapDesign {
    */
   snapshot(g: GraphBuilder): void {
     const avNode = (av: AnonVma): string =>
-      g.pointer(av, (a) => g.node(`anon_vma:${a.id}`, "anon_vma", `anon_vma #${a.id}`, `head: ${a.head.length} vmas`));
+      g.pointer(av, (a) => g.node(`anon_vma:${a.id}`, "anon_vma", `anon_vma #${a.id}`, `head: ${a.head.length} vmas`), "anon_vma");
     for (const av of this.live) {
       const me = avNode(av);
       if (!isFreed(av)) for (const vma of av.head) g.edge(me, g.vma(vma), "head");

@@ -394,7 +394,7 @@ class AnonmmDesign implements RmapDesign {
    */
   snapshot(g: GraphBuilder): void {
     const amNode = (a: Anonmm): string =>
-      g.pointer(a, (x) => g.node(`anonmm:${x.id}`, "anonmm", `anonmm #${x.id}`, `${x.head === x ? `family head, ${x.members.length} members, ` : ""}count ${x.count}${x.mm ? "" : ", mm gone"}`));
+      g.pointer(a, (x) => g.node(`anonmm:${x.id}`, "anonmm", `anonmm #${x.id}`, `${x.head === x ? `family head, ${x.members.length} members, ` : ""}count ${x.count}${x.mm ? "" : ", mm gone"}`), "anonmm");
     for (const a of this.live) {
       const me = amNode(a);
       if (isFreed(a)) continue;
