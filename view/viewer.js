@@ -380,7 +380,7 @@
         const showLabel = e.label && ["pte", "hint", "mapping", "walk-missed"].includes(e.kind);
         g.select("text")
           .attr("x", mx + 3)
-          .attr("y", my - 2)
+          .attr("y", my - 2 + e.nth * 11) // labels of parallel edges stack
           .text(showLabel ? e.label : "");
         g.select("title").text(`${edgeNames[e.kind] ?? e.kind}: ${s.label} → ${t.label}${e.label ? ` (${e.label})` : ""}`);
       });
