@@ -45,7 +45,7 @@ const escapeHtml = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ "&": "&
 export function renderViewerHtml(t: Timeline, source: string): string {
   const root = packageRoot();
   const css = readFileSync(join(root, "view", "viewer.css"), "utf8");
-  const js = readFileSync(join(root, "view", "viewer.js"), "utf8");
+  const js = ["layout.js", "viewer.js"].map((f) => readFileSync(join(root, "view", f), "utf8")).join("\n");
   const data = JSON.stringify({ ...t, source }).replace(/</g, "\\u003c");
   return `<!doctype html>
 <html lang="en">

@@ -1,12 +1,12 @@
 /*
- * rmapcheck view: the page's script (inlined by cli/view.ts after d3's browser bundle).
+ * rmapcheck view: the page's script (inlined by cli/view.ts after d3's browser bundle and layout.js).
  *
  * It reads the timeline (properties/timeline.ts) from the page's JSON block and draws one
  * frame at a time: the step (syscall, outcomes on model and kernel, the invariant that broke),
  * every mm's address space (vma bars, a cell per page: a present PTE with its pfn, a swap
  * entry, or not faulted; the model's view below), the design's reverse map as a graph, and
- * each page's walk against Ref(X). The graph is laid out once over every node of every frame
- * (d3-force, rows by kind), so a node keeps its place while stepping and only appears or goes.
+ * each page's walk against Ref(X). The graph's positions come from layout.js (inlined before
+ * this file), computed once over every frame.
  *
  * Keys: ←/→ step, Home/End first/last, F the failing step. #step=N in the URL opens frame N.
  */
@@ -35,7 +35,7 @@
     controls.append("button").attr("id", id).attr("title", title).text(text).on("click", () => show(to()));
   button("first", "|◀", "first step (Home)", () => 0);
   button("prev", "◀", "previous step (←)", () => cur - 1);
-  const slider = controls.append("input").attr("id", "slider").attr("type", "range").attr("min", 0).attr("max", last).attr("value", 0);
+  const slider = controls.append("input").attr("id", "slider").attr("aria-label", "step").attr("type", "range").attr("min", 0).attr("max", last).attr("value", 0);
   slider.on("input", (ev) => show(Number(ev.target.value)));
   button("next", "▶", "next step (→)", () => cur + 1);
   button("last", "▶|", "last step (End)", () => last);
@@ -188,73 +188,8 @@
     if (missed.has(key)) g.append("text").attr("class", "missmark").attr("x", x + (cw - 4) / 2).attr("y", -2).attr("text-anchor", "middle").text("✗");
   }
 
-  // --- the graph: one layout over every frame ----------------------------------------------------
-  const rows = { mm: 0, vma: 90, file: 200, anon_vma: 200, anonmm: 200, pte_chain: 200, freed: 200, page: 330 };
-  const nodeById = new Map();
-  const edgeKeys = new Map();
-  // mm → vma edges are left out (a vma's label names its mm), and so are mms no design
-  // structure points at (anonmm's do).
-  const drawnEdge = (e) => e.kind !== "mmap";
-  for (const f of frames) {
-    for (const n of f.graph.nodes) {
-      const seen = nodeById.get(n.id);
-      if (!seen) nodeById.set(n.id, { id: n.id, kind: n.kind, label: n.label });
-      else if (n.label.length > seen.label.length) seen.label = n.label; // boxes fit the longest label
-    }
-    for (const e of f.graph.edges.filter(drawnEdge)) {
-      const k = `${e.source}|${e.kind}|${e.target}`;
-      if (!edgeKeys.has(k)) edgeKeys.set(k, { source: e.source, target: e.target, kind: e.kind });
-    }
-  }
-  for (const n of [...nodeById.values()]) {
-    if (n.kind === "mm" && ![...edgeKeys.values()].some((e) => e.source === n.id || e.target === n.id)) nodeById.delete(n.id);
-  }
-  const nodes = [...nodeById.values()];
-  const links = [...edgeKeys.values()];
-  // anon_vma trees: each generation one row further down (parent edges go child → parent).
-  const parentOf = new Map(links.filter((l) => l.kind === "parent").map((l) => [l.source, l.target]));
-  const depth = (id, seen = new Set()) => (parentOf.has(id) && !seen.has(id) ? 1 + depth(parentOf.get(id), seen.add(id)) : 0);
-  const maxDepth = Math.max(0, ...nodes.filter((n) => n.kind === "anon_vma").map((n) => depth(n.id)));
-  const pageRow = rows.page + Math.max(0, maxDepth - 1) * 55;
-  const rowOf = (n) => (n.kind === "anon_vma" ? rows.anon_vma + depth(n.id) * 55 : n.kind === "page" ? pageRow : rows[n.kind]);
-  for (const n of nodes) {
-    n.w = Math.max(44, n.label.length * 6.6 + 12);
-    n.h = 20;
-  }
-  const byRow = d3.group(nodes, rowOf);
-  for (const [y, ns] of byRow) {
-    ns.forEach((n, i) => {
-      n.x = (i - (ns.length - 1) / 2) * 110;
-      n.y = y;
-    });
-  }
-  const sim = d3
-    .forceSimulation(nodes)
-    .force(
-      "link",
-      d3
-        .forceLink(links.map((l) => ({ ...l })))
-        .id((d) => d.id)
-        .distance(80)
-        .strength(0.15),
-    )
-    .force("charge", d3.forceManyBody().strength(-260))
-    .force("y", d3.forceY(rowOf).strength(2))
-    .force("x", d3.forceX(0).strength(0.03))
-    .force("collide", d3.forceCollide((d) => d.w / 2 + 8).strength(0.9))
-    .stop();
-  for (let i = 0; i < 400; i++) sim.tick();
-  for (const n of nodes) n.y = rowOf(n); // rows stay rows: the force only spreads them out
-  // Undo overlaps the collide force left within a row (wide labels): sweep each row left to right.
-  for (const ns of d3.group(nodes, rowOf).values()) {
-    ns.sort((a, b) => a.x - b.x);
-    for (let i = 1; i < ns.length; i++) {
-      const a = ns[i - 1];
-      const b = ns[i];
-      const gap = a.w / 2 + b.w / 2 + 10;
-      if (b.x - a.x < gap) b.x = a.x + gap;
-    }
-  }
+  // --- the graph: one layout over every frame (layout.js) ------------------------------------------
+  const { nodeById, links, nodes, drawnEdge } = rmapLayout(frames);
   const pad = 30;
   const minX = d3.min(nodes, (n) => n.x - n.w / 2) ?? 0;
   const maxX = d3.max(nodes, (n) => n.x + n.w / 2) ?? 100;
