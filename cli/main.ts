@@ -15,6 +15,7 @@ import { replayCommand } from "./replay.js";
 import { loadReport, rerender } from "./reports.js";
 import { resolveDesign } from "./resolve.js";
 import { DEFAULT_RUNS, defaultMaxCommands, defaultShrinkBudget, runCommand } from "./run.js";
+import { viewCommand } from "./view.js";
 
 function positiveInt(what: string) {
   return (v: string): number => {
@@ -103,6 +104,16 @@ export function buildProgram(): Command {
     .option("--json", "print the verdicts as JSON")
     .action((files: string[], opts) => {
       process.exitCode = replayCommand({ files, design: opts.design, json: opts.json === true, quiet: opts.quiet === true });
+    });
+
+  program
+    .command("view")
+    .description("write one self-contained HTML page that steps through a shrink report in the browser")
+    .argument("<file>", "shrink report JSON file")
+    .option("-o, --out <page.html>", "where to write the page (default: beside the report, .html)")
+    .option("-d, --design <name>", "view the same commands on another design (DESIGN or DESIGN/MUTANT)")
+    .action((file: string, opts) => {
+      process.exitCode = viewCommand({ file, out: opts.out, design: opts.design });
     });
 
   program

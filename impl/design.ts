@@ -15,6 +15,7 @@
  *   compares the visited set with the brute-force Ref(X) (I1, I2).
  */
 import type { Kernel } from "./kernel.js";
+import type { GraphBuilder } from "./snapshot.js";
 import type { Memory, Slab } from "./slab.js";
 import type { IMmap, Mm, Page, Vma } from "./types.js";
 
@@ -105,6 +106,13 @@ export interface RmapDesign {
    * terms ("vma is not on anon_vma #4's list"), for shrink reports.
    */
   explain?(page: Page, vma: Vma, addr: number): string;
+  /**
+   * Optional: the design's structures as nodes and edges (impl/snapshot.ts), added to the
+   * graph of mms, vmas, pages and i_mmap the kernel already put in `g`; for `rmapcheck view`.
+   * Must not throw on a broken state (point at freed objects through g.pointer) and must not
+   * change anything.
+   */
+  snapshot?(g: GraphBuilder): void;
 }
 
 export interface DesignInfo {

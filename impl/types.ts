@@ -91,6 +91,8 @@ export interface IMmap {
   /** Visit every vma whose [vmPgoff, vmPgoff + pages - 1] meets [first, last]. */
   query(first: number, last: number, visit: (vma: Vma) => boolean | undefined): void;
   size(): number;
+  /** Optional: every vma on it, in the structure's order, without counting visits (for views). */
+  items?(): Vma[];
   /** Structural self-check, including I11 (keys equal the vmas' current ranges). */
   check(): void;
   /** Bytes of tree/list nodes beyond the vma itself. */

@@ -80,6 +80,7 @@ import type { AnonAdd, DesignInfo, RmapDesign } from "../design.js";
 import type { Kernel } from "../kernel.js";
 import { nextVma, prevVma } from "../mmap.js";
 import { Slab } from "../slab.js";
+import { type GraphBuilder, pageNode, vmaNode } from "../snapshot.js";
 import { IMmapIntervalTree } from "../structures/immap-trees.js";
 import { IntervalTree, type KeyOf } from "../structures/interval-tree.js";
 import { type IMmap, type Page, VM_READ, VM_WRITE, type Vma, linearPageIndex, vmaAddress } from "../types.js";
@@ -594,6 +595,37 @@ class AnonVmaChainDesign implements RmapDesign {
       const refs = (av.rbRoot.size() > 0 ? 1 : 0) + (av.root === av ? t.descendants : 0);
       if (av.refcount !== refs) fail("I8", `anon_vma #${av.id}: refcount ${av.refcount}, recomputed ${refs}`, av);
       if (refs <= 0) fail("I9", `anon_vma #${av.id} is unreferenced but not freed`, av);
+    }
+  }
+
+  /**
+   * The anon_vma forest: each anon_vma with its counters, its parent and root; each vma's
+   * same_vma chain as "avc" edges (one per anon_vma_chain object) and its own anon_vma; each
+   * anon page's mapping.
+   */
+  snapshot(g: GraphBuilder): void {
+    const avNode = (av: AnonVma): string =>
+      g.pointer(av, (a) => {
+        const counters = this.rule === "3.19" ? `degree ${a.degree}` : `num_children ${a.numChildren}, num_active_vmas ${a.numActiveVmas}`;
+        // 3.19's one counter is the story of CVE-2022-42703: it goes in the label.
+        const label = this.rule === "3.19" ? `anon_vma #${a.id} · degree ${a.degree}` : `anon_vma #${a.id}`;
+        return g.node(`anon_vma:${a.id}`, "anon_vma", label, `${counters}, refcount ${a.refcount}, ${a.rbRoot.size()} chains in its tree`);
+      }, "anon_vma");
+    for (const av of this.live) {
+      const me = avNode(av);
+      if (isFreed(av)) continue;
+      if (av.parent !== av) g.edge(me, avNode(av.parent), "parent");
+      if (av.root !== av && av.root !== av.parent) g.edge(me, avNode(av.root), "root");
+    }
+    for (const mm of this.k.mms.values()) {
+      for (const vma of mm.vmas) {
+        const chain = (vma.rmap as AnonVmaChain[] | undefined) ?? [];
+        for (const avc of chain) g.edge(vmaNode(vma), isFreed(avc) ? g.pointer(avc, () => "", "anon_vma_chain") : avNode(avc.anonVma), "avc");
+        if (vma.anonVma !== null) g.edge(vmaNode(vma), avNode(vma.anonVma as AnonVma), "anon_vma");
+      }
+    }
+    for (const page of this.k.frames) {
+      if (page?.anon && page.mapping !== null) g.edge(pageNode(page), avNode(page.mapping as AnonVma), "mapping");
     }
   }
 

@@ -84,19 +84,19 @@ import { setVmaRange } from "../design.js";
 import type { Kernel } from "../kernel.js";
 import { findVma } from "../mmap.js";
 import { Slab } from "../slab.js";
+import { type GraphBuilder, mmNode, pageNode } from "../snapshot.js";
 import { IMmapList } from "../structures/immap-list.js";
 import { File, type IMmap, type Mm, type Page, type Vma, hexa, vmaAddress } from "../types.js";
 
-let nextAnonmmId = 1;
-
 /** struct anonmm (mm/rmap.c, 2.6.5-mm). */
 class Anonmm {
-  readonly id = nextAnonmmId++;
   /** The family's first anonmm; head.head === head. */
   readonly head: Anonmm;
   /** On the head only: the other anonmms of the family, in list_add_tail order. */
   readonly members: Anonmm[] = [];
   constructor(
+    /** Numbered per kernel (a replay names the same anonmm the same way every time). */
+    readonly id: number,
     /** NULL once the mm has exited. */
     public mm: Mm | null,
     head: Anonmm | null,
@@ -118,6 +118,7 @@ class AnonmmDesign implements RmapDesign {
   readonly slab = new Slab({ anonmm: { ilp32: 24, lp64: 40 } });
   /** Every anonmm not yet freed, for check() (the kernel has only the family lists). */
   private readonly live = new Set<Anonmm>();
+  private nextId = 1;
 
   constructor(
     private readonly k: Kernel,
@@ -131,7 +132,7 @@ class AnonmmDesign implements RmapDesign {
   // --- struct anonmm lifecycle -------------------------------------------------------------
 
   private alloc(mm: Mm, head: Anonmm | null, count: number): Anonmm {
-    const a = new Anonmm(mm, head, count);
+    const a = new Anonmm(this.nextId++, mm, head, count);
     this.live.add(a);
     mm.rmap = this.slab.alloc("anonmm", a);
     return a;
@@ -384,6 +385,24 @@ class AnonmmDesign implements RmapDesign {
         ensure(a.head === head, "I6", () => `${page} of ${describe(a)} is mapped at (mm${mm.id}, ${hexa(addr)}), outside its family`);
         ensure(page.index === addr, "I7", () => `${page}: index ${hexa(page.index)} but mapped at (mm${mm.id}, ${hexa(addr)})`);
       }
+    }
+  }
+
+  /**
+   * The families: each anonmm with its count, joined to its family's head and to its mm
+   * (none once the mm exited); each anon page's mapping (its home anonmm).
+   */
+  snapshot(g: GraphBuilder): void {
+    const amNode = (a: Anonmm): string =>
+      g.pointer(a, (x) => g.node(`anonmm:${x.id}`, "anonmm", `anonmm #${x.id}`, `${x.head === x ? `family head, ${x.members.length} members, ` : ""}count ${x.count}${x.mm ? "" : ", mm gone"}`), "anonmm");
+    for (const a of this.live) {
+      const me = amNode(a);
+      if (isFreed(a)) continue;
+      if (a.head !== a) g.edge(me, amNode(a.head), "family");
+      if (a.mm !== null) g.edge(me, mmNode(a.mm), "anonmm_mm");
+    }
+    for (const page of this.k.frames) {
+      if (page?.anon && page.mapping !== null) g.edge(pageNode(page), amNode(page.mapping as Anonmm), "mapping", `index ${hexa(page.index)}`);
     }
   }
 

@@ -54,6 +54,7 @@ import { type DesignInfo, type RmapDesign, setVmaRange } from "../design.js";
 import type { Kernel } from "../kernel.js";
 import { findVma } from "../mmap.js";
 import { type Memory, Slab, type StructSize } from "../slab.js";
+import { type GraphBuilder, pageNode } from "../snapshot.js";
 import { IMmapList } from "../structures/immap-list.js";
 import type { IMmap, Mm, Page, Vma } from "../types.js";
 
@@ -90,6 +91,20 @@ export class HintMap implements RmapDesign {
 
   createIMmap(): IMmap {
     return new IMmapList(() => this.k.counters.vmasVisited++);
+  }
+
+  /** Each page's hint: the vma of the PTE it names (a stale hint names a PTE no vma covers). */
+  snapshot(g: GraphBuilder): void {
+    for (const page of this.k.frames) {
+      const hint = page ? HintMap.hintOf(page) : undefined;
+      if (!page || hint === undefined) continue;
+      const at = `mm${hint.mm.id}:0x${hint.addr.toString(16)}`;
+      const vma = findVma(hint.mm, hint.addr);
+      const target = vma ? g.vma(vma) : g.node(`pte:${at}`, "freed", `stale hint ${at}`, "no vma covers the hinted PTE");
+      const pte = hint.mm.pt.get(hint.addr); // not ptePointsTo: a snapshot counts no work
+      const live = pte?.kind === "present" && pte.pfn === page.pfn;
+      g.edge(pageNode(page), target, "hint", `${at}${live ? "" : " (stale)"}`);
+    }
   }
 
   // --- the walk -------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ import { type DesignInfo, type RmapDesign, setVmaRange } from "../design.js";
 import type { Kernel } from "../kernel.js";
 import { findVma } from "../mmap.js";
 import { type Memory, Slab } from "../slab.js";
+import type { GraphBuilder } from "../snapshot.js";
 import { IMmapList } from "../structures/immap-list.js";
 import { PTE_CHAIN, PteChainStore, pteChainGeometry, structPagePteUnion } from "../structures/pte-chain.js";
 import { type File, type IMmap, type Page, type Vma, VM_SHARED, linearPageIndex, vmaAddress } from "../types.js";
@@ -94,6 +95,11 @@ class Objrmap implements RmapDesign {
 
   createIMmap(): IMmap {
     return this.iMmapFactory(this.k, this.mutant);
+  }
+
+  /** Anon pages keep 2.5's pte_chains; file pages are found through i_mmap (the kernel's graph). */
+  snapshot(g: GraphBuilder): void {
+    this.chains.snapshot(g, this.k.frames);
   }
 
   // --- the walk -------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ import { assert } from "../assert.js";
 import { type DesignInfo, type RmapDesign, setVmaRange } from "../design.js";
 import type { Kernel } from "../kernel.js";
 import { type Memory, Slab } from "../slab.js";
+import type { GraphBuilder } from "../snapshot.js";
 import { IMmapList } from "../structures/immap-list.js";
 import { PTE_CHAIN, PteChainStore, pteChainGeometry, structPagePteUnion } from "../structures/pte-chain.js";
 import type { IMmap, Page, Vma } from "../types.js";
@@ -88,6 +89,11 @@ export class PteChainRmap implements RmapDesign {
 
   createIMmap(): IMmap {
     return new IMmapList(() => this.k.counters.vmasVisited++);
+  }
+
+  /** Every mapped page's pte_chain (or PageDirect entry). */
+  snapshot(g: GraphBuilder): void {
+    this.chains.snapshot(g, this.k.frames);
   }
 
   // --- the walk -------------------------------------------------------------------------------

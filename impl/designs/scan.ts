@@ -21,6 +21,7 @@
 import type { DesignInfo, RmapDesign } from "../design.js";
 import type { Kernel } from "../kernel.js";
 import { Slab } from "../slab.js";
+import type { GraphBuilder } from "../snapshot.js";
 import { IMmapList } from "../structures/immap-list.js";
 import { findVma } from "../mmap.js";
 import type { IMmap, Mm, Page, Vma } from "../types.js";
@@ -35,6 +36,9 @@ class Scan implements RmapDesign {
   createIMmap(): IMmap {
     return new IMmapList(() => this.k.counters.vmasVisited++);
   }
+
+  /** No reverse map: nothing beyond the kernel's own mms, vmas, pages and i_mmap. */
+  snapshot(_g: GraphBuilder): void {}
 
   walk(page: Page, visit: (vma: Vma, addr: number) => boolean): void {
     const mms = [...this.k.mms.values()];

@@ -34,5 +34,8 @@ export class IMmapList implements IMmap {
   size(): number {
     return this.vmas.length;
   }
+  items(): Vma[] {
+    return [...this.vmas];
+  }
   check(): void {}
 }

@@ -33,6 +33,7 @@ import { assert } from "../assert.js";
 import type { Kernel } from "../kernel.js";
 import { findVma } from "../mmap.js";
 import type { Slab, StructSize } from "../slab.js";
+import { type GraphBuilder, pageNode } from "../snapshot.js";
 import type { Mm, Page, Vma } from "../types.js";
 
 /** kernel: pte_addr_t, resolved through the PTE page to (mm, virtual page). */
@@ -173,6 +174,33 @@ export class PteChainStore {
     if (head.next !== null || head.idx !== this.nrpte - 1) return;
     page.rmap = { direct: head.ptes[this.nrpte - 1] as PteAddr };
     this.slab.free(PTE_CHAIN, head, "page_referenced (collapse to PageDirect)");
+  }
+
+  /**
+   * For `rmapcheck view`: a PageDirect page points at its one PTE's vma; a chained page at a
+   * pte_chain node (its blocks and entries in the label) that points at each entry's vma. An
+   * entry no vma covers (a stale one) gets a node of its own.
+   */
+  snapshot(g: GraphBuilder, pages: Iterable<Page | null>): void {
+    const target = (pte: PteAddr): string => {
+      const vma = findVma(pte.mm, pte.addr);
+      return vma ? g.vma(vma) : g.node(`pte:mm${pte.mm.id}:0x${pte.addr.toString(16)}`, "freed", `stale PTE mm${pte.mm.id}:0x${pte.addr.toString(16)}`, "no vma covers this pte_chain entry");
+    };
+    for (const page of pages) {
+      const r = page ? PteChainStore.rmapOf(page) : undefined;
+      if (!page || r === undefined) continue;
+      const label = (pte: PteAddr) => `mm${pte.mm.id}:0x${pte.addr.toString(16)}`;
+      if ("direct" in r) {
+        g.edge(pageNode(page), target(r.direct), "pte", `direct ${label(r.direct)}`);
+        continue;
+      }
+      const id = g.node(`pte_chain:${page.pfn}`, "pte_chain", `pte_chain of pfn ${page.pfn}`, `${this.entries(page)} PTEs in ${this.blocks(page)} blocks of ${this.nrpte}`);
+      g.edge(pageNode(page), id, "pte");
+      this.forEach(page, (pte) => {
+        g.edge(id, target(pte), "pte", label(pte));
+        return true;
+      });
+    }
   }
 
   /** Every entry, head block first; stops when fn returns false. */
