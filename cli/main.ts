@@ -13,6 +13,7 @@ import { conformCommand } from "./conform.js";
 import { huntCommand } from "./hunt.js";
 import { replayCommand } from "./replay.js";
 import { loadReport, rerender } from "./reports.js";
+import { absoluteModules, loadDesignModules } from "./design-module.js";
 import { resolveDesign } from "./resolve.js";
 import { DEFAULT_RUNS, defaultMaxCommands, defaultShrinkBudget, runCommand } from "./run.js";
 
@@ -39,6 +40,12 @@ function shardArg(v: string): { index: number; count: number } {
 }
 
 const collect = (v: string, acc: string[]) => [...acc, v];
+
+/** `--design-module FILE`, repeatable: a JavaScript module exporting the user's own designs. */
+const designModuleOption = () =>
+  new Option("--design-module <file>", "load designs from a JavaScript module exporting DesignInfo objects (repeatable)")
+    .argParser(collect)
+    .default([] as string[]);
 
 export function buildProgram(): Command {
   const program = new Command("rmapcheck")
@@ -74,8 +81,13 @@ export function buildProgram(): Command {
     .option("--json", "print one JSON object per design")
     .option("--reports <dir>", "directory for shrink reports of counterexamples", "shrink-reports")
     .option("--no-reports", "do not write shrink reports")
+    .option("--junit <file>", "also write a JUnit XML report (one testcase per design)")
+    .addOption(designModuleOption())
     .action(async (opts) => {
-      const design: string[] = opts.design.length > 0 ? opts.design : designs.map((d) => d.name);
+      const user = await loadDesignModules(opts.designModule);
+      // With design modules and no --design, run the module's designs.
+      const defaults = user.length > 0 ? user : designs;
+      const design: string[] = opts.design.length > 0 ? opts.design : defaults.map((d) => d.name);
       const seed: number = opts.seed ?? randomInt(0, 0x7fffffff);
       process.exitCode = await runCommand({
         design,
@@ -91,6 +103,8 @@ export function buildProgram(): Command {
         shrinkBudget: opts.shrinkBudget,
         timeLimit: opts.timeLimit,
         reports: opts.reports === false ? undefined : opts.reports,
+        junit: opts.junit,
+        designModules: absoluteModules(opts.designModule),
       });
     });
 
@@ -101,7 +115,9 @@ export function buildProgram(): Command {
     .option("-d, --design <name>", "replay the same commands against another design (DESIGN or DESIGN/MUTANT)")
     .option("-q, --quiet", "no per-step trace")
     .option("--json", "print the verdicts as JSON")
-    .action((files: string[], opts) => {
+    .addOption(designModuleOption())
+    .action(async (files: string[], opts) => {
+      await loadDesignModules(opts.designModule);
       process.exitCode = replayCommand({ files, design: opts.design, json: opts.json === true, quiet: opts.quiet === true });
     });
 
@@ -114,7 +130,9 @@ export function buildProgram(): Command {
     .option("--json", "print every measurement as JSON")
     .option("--md", "print a Markdown report")
     .option("--out <dir>", "also write compare.md, compare.json and SVG charts into DIR")
+    .addOption(designModuleOption())
     .action(async (designsArg: string[], opts) => {
+      await loadDesignModules(opts.designModule);
       process.exitCode = await compareCommand({
         designs: designsArg,
         workload: opts.workload,
@@ -134,6 +152,7 @@ export function buildProgram(): Command {
     .option("--no-controls", "skip the clean-design control runs")
     .option("--json", "print the results as JSON")
     .option("--out <dir>", "also write hunt.json and an SVG chart into DIR")
+    .addOption(designModuleOption())
     .action(async (opts) => {
       process.exitCode = await huntCommand({
         mutants: opts.mutant,
@@ -142,6 +161,7 @@ export function buildProgram(): Command {
         json: opts.json === true,
         out: opts.out,
         controls: opts.controls !== false,
+        designModules: opts.designModule,
       });
     });
 
@@ -174,7 +194,9 @@ export function buildProgram(): Command {
     .command("render")
     .description("regenerate the Markdown of shrink reports from their JSON (after annotating them)")
     .argument("<files...>", "shrink report JSON files")
-    .action((files: string[]) => {
+    .addOption(designModuleOption())
+    .action(async (files: string[], opts) => {
+      await loadDesignModules(opts.designModule);
       for (const file of files) {
         const report = loadReport(file);
         const spec = resolveDesign(report.mutant ? `${report.design}/${report.mutant}` : report.design);
