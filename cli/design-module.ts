@@ -41,7 +41,7 @@ const looksLikeDesign = (v: unknown): boolean => typeof v === "object" && v !== 
 function designsIn(mod: Record<string, unknown>, path: string): DesignInfo[] {
   const candidates: [string, unknown][] = [];
   for (const [key, value] of Object.entries(mod)) {
-    if (Array.isArray(value)) value.forEach((v, i) => candidates.push([`${key}[${i}]`, v]));
+    if (Array.isArray(value)) value.forEach((v, i) => void candidates.push([`${key}[${i}]`, v]));
     else candidates.push([key, value]);
   }
   const found = new Map<string, DesignInfo>();

@@ -2,7 +2,7 @@
  * `rmapcheck run`: the property suites against one or more designs, as campaigns
  * (cli/campaign.ts) that may span worker threads and shards.
  */
-import { cmdToString, outcomeToString } from "../model/commands.js";
+import { cmdToString } from "../model/commands.js";
 import { defaultWorld } from "../model/world.js";
 import { type CoverageCounts, missingMarks, requiredMarks } from "../properties/coverage.js";
 import { type CampaignStats, type Counterexample, defaultMaxCommands, defaultShrinkBudget } from "../properties/property.js";
