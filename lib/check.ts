@@ -61,7 +61,7 @@ export function formatResult(r: PropertyResult): string {
   const head = `${resultLabel(r)}: seed ${r.seed}, ${r.runs} runs, ${r.commands} commands`;
   const cx = r.counterexample;
   if (!cx) return `${head}: ok`;
-  return [`${head}: COUNTEREXAMPLE`, ...counterexampleLines(cx, 0)].join("\n");
+  return [`${head}: COUNTEREXAMPLE`, ...counterexampleLines(cx)].join("\n");
 }
 
 /**

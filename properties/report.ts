@@ -117,10 +117,10 @@ export function reportFileStem(r: ShrinkReport): string {
 }
 
 /** The counterexample as printed: invariant, provenance, the shrunk sequence, the page. */
-export function counterexampleLines(cx: Counterexample, chunk: number): string[] {
+export function counterexampleLines(cx: Counterexample, chunk?: number): string[] {
   const out = [`  ${cx.failure.invariant}: ${cx.failure.message}`];
   out.push(
-    `  found in run ${cx.runsToFailure} of chunk ${chunk} after ${cx.commandsToFailure} commands; shrunk from ${cx.foundLength} to ${cx.commands.length} commands:`,
+    `  found in run ${cx.runsToFailure}${chunk === undefined ? "" : ` of chunk ${chunk}`} after ${cx.commandsToFailure} commands; shrunk from ${cx.foundLength} to ${cx.commands.length} commands:`,
   );
   const width = Math.max(...cx.commands.map((c) => cmdToString(c).length), 10);
   cx.records.forEach((rec, i) => {
