@@ -84,6 +84,12 @@ describe("--design-module", () => {
     expect(r.out).not.toMatch(/^scan:/m);
   });
 
+  it("designs lists the module's designs after the built-in ones", async () => {
+    const r = await cli("designs", "--design-module", brute);
+    expect(r.code).toBe(0);
+    expect(r.out.split("\n").at(-1)).toMatch(/^brute\s+test\s+a user's brute-force walk$/);
+  });
+
   it("run on two worker threads loads the module in each worker (the built command)", () => {
     // Worker threads run dist/cli/worker.js, so this runs the built command as a user does.
     const out = execFileSync(process.execPath, ["bin/rmapcheck.js", "run", "--design-module", brute, "--runs", "400", "--seed", "2", "--workers", "2", "--no-reports"], {

@@ -13,7 +13,7 @@ import { conformCommand } from "./conform.js";
 import { huntCommand } from "./hunt.js";
 import { replayCommand } from "./replay.js";
 import { loadReport, rerender } from "./reports.js";
-import { absoluteModules, loadDesignModules } from "./design-module.js";
+import { absoluteModules, knownDesigns, loadDesignModules } from "./design-module.js";
 import { resolveDesign } from "./resolve.js";
 import { DEFAULT_RUNS, defaultMaxCommands, defaultShrinkBudget, runCommand } from "./run.js";
 
@@ -58,10 +58,13 @@ export function buildProgram(): Command {
   program
     .command("designs")
     .description("list the designs: name, kernel era, summary")
-    .action(() => {
-      const w = Math.max(...designs.map((d) => d.name.length));
-      const e = Math.max(...designs.map((d) => d.era.length));
-      for (const d of designs) console.log(`${d.name.padEnd(w)}  ${d.era.padEnd(e)}  ${d.summary}`);
+    .addOption(designModuleOption())
+    .action(async (opts) => {
+      await loadDesignModules(opts.designModule);
+      const all = knownDesigns();
+      const w = Math.max(...all.map((d) => d.name.length));
+      const e = Math.max(...all.map((d) => d.era.length));
+      for (const d of all) console.log(`${d.name.padEnd(w)}  ${d.era.padEnd(e)}  ${d.summary}`);
     });
 
   program

@@ -65,3 +65,5 @@ export type { Plan } from "../properties/generate.js";
 export { type ReportOptions, buildReport, renderMarkdown, replay, reportFileStem, whyItMatters } from "../properties/report.js";
 export { REPORT_SCHEMA, REPORT_VERSION, type ShrinkReport, cmdSchema, reportSchema } from "../properties/report-schema.js";
 export { loadReport, parseReport } from "../cli/reports.js";
+/** What loadReport and parseReport throw for bad input (a one-line message). */
+export { UsageError } from "../cli/errors.js";
