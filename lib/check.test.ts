@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { main } from "../cli/main.js";
 import { scan } from "../impl/designs/scan.js";
 import { cmdToString } from "../model/commands.js";
 import { reportSchema } from "../properties/report-schema.js";
@@ -34,10 +35,28 @@ describe("checkDesign (library)", () => {
   it("a planted bug fails with a valid shrink report of the minimal sequence", () => {
     const r = broken();
     expect(r.ok).toBe(false);
-    // The newest mm maps and writes a page; the mutant's walk never looks at it.
-    expect(r.counterexample?.commands.map(cmdToString)).toEqual(["fork(mm1) → mm2", "mmap(mm2, 0x1+1, rw, PRIVATE|ANON|FIXED)", "write(mm2, 0x1, 2)"]);
+    // The newest mm (the child) faults in a file page; the mutant's walk never looks at it.
+    expect(r.counterexample?.commands.map(cmdToString)).toEqual(["mmap(mm1, 0x1+1, r, PRIVATE|FIXED, file0@0)", "fork(mm1) → mm2", "read(mm2, 0x1)"]);
     expect(reportSchema.parse(r.report)).toMatchObject({ design: "scan", mutant: "skip-newest-mm", invariant: "I1", found: { seed: 3, runs: 200 } });
     expect(r).not.toPass();
+  });
+
+  it("is the same campaign as `rmapcheck run --seed S --runs N`: same chunk, same counterexample", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    let printed = "";
+    log.mockImplementation((...a) => void (printed += a.join(" ")));
+    try {
+      expect(await main(["run", "--design", "scan/skip-newest-mm", "--seed", "3", "--runs", "200", "--json", "--no-reports"])).toBe(1);
+    } finally {
+      log.mockRestore();
+      process.exitCode = undefined;
+    }
+    const cli = JSON.parse(printed).failure;
+    const r = broken();
+    expect(r.chunk).toBe(cli.chunk);
+    expect(r.report?.found.chunk).toBe(cli.chunk);
+    expect(r.counterexample?.commands).toEqual(cli.commands);
+    expect(r.counterexample?.runsToFailure).toBe(cli.runsToFailure);
   });
 
   it("toPass() fails with the seed, the shrunk sequence and the written report", () => {

@@ -6,8 +6,18 @@
  */
 import { randomInt } from "node:crypto";
 import { writeReport } from "../cli/reports.js";
+import { CHUNK_RUNS, chunkSeed } from "../cli/campaign.js";
 import type { DesignInfo } from "../impl/design.js";
-import { type PropertyOptions, type PropertyResult, checkDesign as runProperty, defaultMaxCommands } from "../properties/property.js";
+import { addCoverage, emptyCoverage } from "../properties/coverage.js";
+import {
+  type Counterexample,
+  type PropertyOptions,
+  type PropertyResult,
+  addStats,
+  defaultMaxCommands,
+  emptyStats,
+  checkDesign as runProperty,
+} from "../properties/property.js";
 import { buildReport, counterexampleLines } from "../properties/report.js";
 import type { ShrinkReport } from "../properties/report-schema.js";
 
@@ -22,6 +32,8 @@ export interface CheckOptions extends Omit<PropertyOptions, "seed" | "runs"> {
 }
 
 export interface CheckResult extends PropertyResult {
+  /** The campaign chunk the counterexample was found in (its runs and commands count from there). */
+  readonly chunk?: number;
   /** The shrink report of the counterexample (absent when every run passed). */
   readonly report?: ShrinkReport;
 }
@@ -29,26 +41,55 @@ export interface CheckResult extends PropertyResult {
 /** The DesignInfo each result was checked with, for rendering its report's Markdown. */
 const checkedWith = new WeakMap<CheckResult, DesignInfo>();
 
-/** Run the model-based property against `design`. Deterministic for a given seed. */
+/**
+ * Run the model-based property against `design`. Deterministic for a given seed, and the same
+ * campaign as `rmapcheck run --seed S --runs N`: chunks of CHUNK_RUNS runs, chunk j seeded with
+ * chunkSeed(S, j), in order, up to the first failing chunk — so the CLI finds the same
+ * counterexample and a report's "found by" line reproduces it.
+ */
 export function checkDesign(opts: CheckOptions): CheckResult {
   const seed = opts.seed ?? randomInt(0, 0x7fffffff);
   const runs = opts.runs ?? DEFAULT_CHECK_RUNS;
-  const r = runProperty({ ...opts, seed, runs });
-  const result: CheckResult = r.counterexample
+  const coverage = emptyCoverage();
+  const stats = emptyStats();
+  let done = { runs: 0, commands: 0 };
+  let stopped = false;
+  let failure: { chunk: number; counterexample: Counterexample } | undefined;
+  for (let chunk = 0; chunk * CHUNK_RUNS < runs && !failure && !stopped; chunk++) {
+    const before = done;
+    const onRun = opts.onRun;
+    const r = runProperty({
+      ...opts,
+      seed: chunkSeed(seed, chunk),
+      runs: Math.min(CHUNK_RUNS, runs - chunk * CHUNK_RUNS),
+      onRun: onRun && ((n, c) => onRun(before.runs + n, before.commands + c)),
+    });
+    done = { runs: done.runs + r.runs, commands: done.commands + r.commands };
+    addCoverage(coverage, r.coverage);
+    addStats(stats, r.stats);
+    stopped = r.stopped;
+    if (r.counterexample) failure = { chunk, counterexample: r.counterexample };
+  }
+  const base = { design: opts.design.name, mutant: opts.mutant, seed, ...done, coverage, stats, stopped };
+  const result: CheckResult = failure
     ? {
-        ...r,
-        report: buildReport(r.counterexample, {
+        ...base,
+        ok: false,
+        counterexample: failure.counterexample,
+        chunk: failure.chunk,
+        report: buildReport(failure.counterexample, {
           design: opts.design,
           mutant: opts.mutant,
           quirks: opts.quirks,
           world: opts.world,
           seed,
+          chunk: failure.chunk,
           runs,
           maxCommands: opts.maxCommands ?? defaultMaxCommands,
           swarm: opts.swarm ?? true,
         }),
       }
-    : r;
+    : { ...base, ok: true };
   checkedWith.set(result, opts.design);
   return result;
 }
@@ -57,11 +98,11 @@ export function checkDesign(opts: CheckOptions): CheckResult {
 export const resultLabel = (r: PropertyResult): string => (r.mutant ? `${r.design}/${r.mutant}` : r.design);
 
 /** What the CLI prints for a result: the verdict, and on failure the shrunk sequence. */
-export function formatResult(r: PropertyResult): string {
+export function formatResult(r: CheckResult): string {
   const head = `${resultLabel(r)}: seed ${r.seed}, ${r.runs} runs, ${r.commands} commands`;
   const cx = r.counterexample;
   if (!cx) return `${head}: ok`;
-  return [`${head}: COUNTEREXAMPLE`, ...counterexampleLines(cx)].join("\n");
+  return [`${head}: COUNTEREXAMPLE`, ...counterexampleLines(cx, r.chunk)].join("\n");
 }
 
 /**

@@ -113,10 +113,10 @@ describe("the installed rmapcheck command with --design-module", () => {
   });
 });
 
-/** File page 7 of file1 mapped at 0x1 and again at 0x5 by mm1: the second entry replaces the first. */
+/** Page 1 of file1 mapped by mm1 at 0x2 (inside the first mmap) and at 0x4: the second entry replaces the first. */
 const EXPECTED_SHRUNK = [
-  "mmap(mm1, 0x1+4, rw, PRIVATE|FIXED, file1@7)",
-  "read(mm1, 0x1)",
-  "mmap(mm1, 0x5+4, rw, PRIVATE|FIXED, file1@7)",
-  "read(mm1, 0x5)",
+  "mmap(mm1, 0x1+3, rw, PRIVATE|FIXED, file1@0)",
+  "mmap(mm1, 0x4+1, rw, PRIVATE|FIXED, file1@1)",
+  "read(mm1, 0x2)",
+  "read(mm1, 0x4)",
 ];
