@@ -42,16 +42,15 @@ describe("checkDesign (library)", () => {
   });
 
   it("is the same campaign as `rmapcheck run --seed S --runs N`: same chunk, same counterexample", async () => {
-    const log = vi.spyOn(console, "log").mockImplementation(() => {});
-    let printed = "";
-    log.mockImplementation((...a) => void (printed += a.join(" ")));
+    const lines: string[] = [];
+    const log = vi.spyOn(console, "log").mockImplementation((...a) => void lines.push(a.join(" ")));
     try {
       expect(await main(["run", "--design", "scan/skip-newest-mm", "--seed", "3", "--runs", "200", "--json", "--no-reports"])).toBe(1);
     } finally {
       log.mockRestore();
       process.exitCode = undefined;
     }
-    const cli = JSON.parse(printed).failure;
+    const cli = JSON.parse(lines.join("\n")).failure;
     const r = broken();
     expect(r.chunk).toBe(cli.chunk);
     expect(r.report?.found.chunk).toBe(cli.chunk);
