@@ -8,9 +8,9 @@
  * lowest failing chunk) is the same with any number of workers.
  */
 import { Worker } from "node:worker_threads";
-import { findDesign } from "../impl/designs/index.js";
 import { type CoverageCounts, addCoverage, emptyCoverage } from "../properties/coverage.js";
 import { type CampaignStats, type Counterexample, addStats, checkDesign, emptyStats } from "../properties/property.js";
+import { lookupDesign } from "./design-module.js";
 
 export const CHUNK_RUNS = 100;
 
@@ -35,6 +35,8 @@ export interface CampaignOptions {
   readonly swarm: boolean;
   readonly checkEvery: number;
   readonly shrinkBudget?: number;
+  /** Design modules (absolute paths) a worker thread must load before it can find the design. */
+  readonly designModules?: readonly string[];
 }
 
 export interface ChunkJob {
@@ -48,6 +50,7 @@ export interface ChunkJob {
   readonly checkEvery: number;
   readonly shrinkBudget?: number;
   readonly deadline: number;
+  readonly designModules?: readonly string[];
 }
 
 export interface ChunkResult {
@@ -74,7 +77,7 @@ export interface CampaignResult {
 
 /** Run one chunk in this thread. */
 export function runChunk(job: ChunkJob, onRun?: (runs: number, commands: number) => void, onFailure?: () => void): ChunkResult {
-  const design = findDesign(job.design);
+  const design = lookupDesign(job.design);
   if (!design) throw new Error(`unknown design ${job.design}`);
   const r = checkDesign({
     design,
@@ -126,6 +129,7 @@ export async function runCampaign(o: CampaignOptions, progress?: ProgressFn): Pr
     checkEvery: o.checkEvery,
     shrinkBudget: o.shrinkBudget,
     deadline,
+    designModules: o.designModules,
   });
   const absorb = (r: ChunkResult) => {
     total.runs += r.runs;

@@ -111,7 +111,8 @@ describe("rmapcheck CLI", () => {
     const cases: [string, string, RegExp][] = [
       ["missing file", join(dir, "absent.json"), /cannot read \(no such file\)/],
       ["malformed JSON", "{ nope", /not valid JSON/],
-      ["wrong schema version", JSON.stringify({ ...good, version: 2 }), /version 2 is not supported/],
+      ["a newer schema version", JSON.stringify({ ...good, version: 2 }), /version 2 was written by a newer rmapcheck \(this one reads versions up to 1\); upgrade rmapcheck/],
+      ["an older schema version without a migration", JSON.stringify({ ...good, version: 0 }), /version 0 is too old: no migration from version 0 to 1/],
       ["unknown design", JSON.stringify({ ...good, design: "zzz" }), /unknown design 'zzz'/],
       ["invalid command", JSON.stringify({ ...good, commands: [{ op: "mmap", mm: -1 }] }), /invalid shrink report at commands\.0/],
       ["not a report", JSON.stringify({ hello: 1 }), /not a rmapcheck shrink report/],

@@ -10,6 +10,7 @@ import { type Metrics, measure } from "../properties/measure.js";
 import { type Workload, findWorkload, workloads } from "../properties/workloads.js";
 import { lineChart } from "./charts.js";
 import { EXIT_COUNTEREXAMPLE, EXIT_OK, UsageError } from "./errors.js";
+import type { MetricsOutput } from "./output-schemas.js";
 import { Progress } from "./progress.js";
 import { type DesignSpec, resolveDesign } from "./resolve.js";
 
@@ -57,7 +58,8 @@ export async function compareCommand(flags: CompareFlags): Promise<number> {
   }
   progress.done();
   const md = renderMarkdown(specs, chosen, results);
-  if (flags.json) console.log(JSON.stringify(results, null, 2));
+  const output: MetricsOutput[] = results;
+  if (flags.json) console.log(JSON.stringify(output, null, 2));
   else if (flags.md) console.log(md);
   else printTables(chosen, results);
   if (flags.out) await writeOut(flags.out, chosen, results, md);

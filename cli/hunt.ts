@@ -7,12 +7,16 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { findDesign } from "../impl/designs/index.js";
 import { type MutantEntry, catalogue, findMutant, mutantLabel } from "../impl/mutants/catalogue.js";
+import type { CheckId } from "../properties/checks.js";
 import { type Counterexample, type PropertyOptions, checkDesign } from "../properties/property.js";
 import { CHUNK_RUNS, chunkSeed } from "./campaign.js";
+import type { DesignInfo } from "../impl/design.js";
+import { findDesign } from "../impl/designs/index.js";
+import { loadDesignModules, lookupDesign } from "./design-module.js";
 import { barChart } from "./charts.js";
 import { EXIT_COUNTEREXAMPLE, EXIT_OK, UsageError } from "./errors.js";
+import type { HuntOutput } from "./output-schemas.js";
 import { Progress } from "./progress.js";
 
 export interface HuntFlags {
@@ -23,6 +27,8 @@ export interface HuntFlags {
   out?: string;
   /** Skip the clean-design controls. */
   controls: boolean;
+  /** Modules with the user's own designs (their mutants can be hunted as DESIGN/MUTANT). */
+  designModules?: string[];
 }
 
 export interface SeedOutcome {
@@ -33,7 +39,7 @@ export interface SeedOutcome {
   readonly runs: number;
   readonly commands: number;
   readonly shrunkLength?: number;
-  readonly invariant?: string;
+  readonly invariant?: CheckId;
 }
 
 export interface HuntRow {
@@ -47,7 +53,8 @@ export interface HuntRow {
   readonly commandsMedian?: number;
   readonly commandsWorst?: number;
   readonly shrunkMedian?: number;
-  readonly minimalLength: number;
+  /** Length of the catalogue's known minimal sequence (absent for a user design's mutant). */
+  readonly minimalLength?: number;
   readonly invariants: string[];
 }
 
@@ -102,7 +109,7 @@ function search(
 
 /** Hunt one mutant with one seed, until found or out of time. */
 export function huntOne(m: MutantEntry, seed: number, timeLimit: number): SeedOutcome {
-  const design = findDesign(m.design);
+  const design = lookupDesign(m.design);
   if (!design) throw new UsageError(`catalogue entry ${m.id} names unknown design '${m.design}'`);
   const r = search({ design, mutant: m.mutant, quirks: m.quirks }, seed, { runs: Number.POSITIVE_INFINITY, seconds: timeLimit });
   const cx = r.counterexample;
@@ -132,13 +139,17 @@ export function summarize(m: MutantEntry, seeds: SeedOutcome[]): HuntRow {
     commandsMedian: median(cmds),
     commandsWorst: cmds.length ? Math.max(...cmds) : undefined,
     shrunkMedian: median(found.map((s) => s.shrunkLength ?? 0)),
-    minimalLength: m.minimal.length,
+    ...(m.minimal.length > 0 ? { minimalLength: m.minimal.length } : {}),
     invariants: [...new Set(found.map((s) => s.invariant ?? "?"))],
   };
 }
 
 export async function huntCommand(flags: HuntFlags): Promise<number> {
-  const entries = flags.mutants.length === 0 ? catalogue : flags.mutants.map(pick);
+  const user = await loadDesignModules(flags.designModules ?? []);
+  // With design modules and no --mutant, hunt every mutant the user's designs declare.
+  const entries = flags.mutants.length > 0 ? flags.mutants.map(pick) : user.length > 0 ? user.flatMap(userEntries) : catalogue;
+  if (entries.length === 0) throw new UsageError("the design modules' designs declare no mutants to hunt (DesignInfo.mutants)");
+  const correctOf = new Map(entries.map((m) => [mutantLabel(m), m.correct]));
   const progress = new Progress();
   const rows: HuntRow[] = [];
   for (const m of entries) {
@@ -154,9 +165,9 @@ export async function huntCommand(flags: HuntFlags): Promise<number> {
     // Each correct design gets the largest budget any of its mutants needed (at least 500
     // runs per seed), capped by the time limit.
     for (const name of [...new Set(entries.map((m) => m.correct))]) {
-      const design = findDesign(name);
+      const design = lookupDesign(name);
       if (!design) continue;
-      const budget = Math.max(500, ...rows.filter((r) => catalogueCorrect(r.mutant) === name).flatMap((r) => r.seeds.map((s) => s.runs)));
+      const budget = Math.max(500, ...rows.filter((r) => correctOf.get(r.mutant) === name).flatMap((r) => r.seeds.map((s) => s.runs)));
       let runs = 0;
       let commands = 0;
       let failure: string | undefined;
@@ -171,21 +182,43 @@ export async function huntCommand(flags: HuntFlags): Promise<number> {
     }
   }
   progress.done();
-  if (flags.json) console.log(JSON.stringify({ seeds: flags.seeds, timeLimit: flags.timeLimit, mutants: rows, controls }, null, 2));
+  const output: HuntOutput = { seeds: flags.seeds, timeLimit: flags.timeLimit, mutants: rows, controls };
+  if (flags.json) console.log(JSON.stringify(output, null, 2));
   else printHunt(rows, controls, flags);
-  if (flags.out) await writeHunt(flags.out, rows, controls, flags);
+  if (flags.out) await writeHunt(flags.out, output, flags);
   const weak = rows.filter((r) => r.foundIn < Math.ceil((4 / 5) * flags.seeds));
   return weak.length === 0 && controls.every((c) => c.clean) ? EXIT_OK : EXIT_COUNTEREXAMPLE;
 }
 
-function catalogueCorrect(label: string): string | undefined {
-  return catalogue.find((m) => mutantLabel(m) === label)?.correct;
+/** A user design's planted mutant, hunted like a catalogue entry (no known minimal sequence). */
+function userEntry(design: DesignInfo, mutant: string): MutantEntry {
+  return {
+    id: "U",
+    design: design.name,
+    mutant,
+    correct: design.name,
+    title: `${design.name} built with its mutant '${mutant}'`,
+    story: `A mutant declared by the design module's design '${design.name}'.`,
+    invariants: [],
+    minimal: [],
+    quick: false,
+  };
 }
+
+const userEntries = (d: DesignInfo): MutantEntry[] => (d.mutants ?? []).map((m) => userEntry(d, m));
 
 function pick(name: string): MutantEntry {
   const m = findMutant(name);
-  if (!m) throw new UsageError(`unknown mutant '${name}' (known: ${catalogue.map(mutantLabel).join(", ")})`);
-  return m;
+  if (m) return m;
+  const [designName, mutant, ...rest] = name.split("/");
+  const design = lookupDesign(designName ?? "");
+  if (design && !findDesign(design.name) && mutant !== undefined && rest.length === 0) {
+    if (!(design.mutants ?? []).includes(mutant)) {
+      throw new UsageError(`design '${design.name}' has no mutant '${mutant}' (its mutants: ${(design.mutants ?? []).join(", ") || "none"})`);
+    }
+    return userEntry(design, mutant);
+  }
+  throw new UsageError(`unknown mutant '${name}' (known: ${catalogue.map(mutantLabel).join(", ")}, or DESIGN/MUTANT of a --design-module design)`);
 }
 
 export function huntTable(rows: HuntRow[], seeds: number): string[] {
@@ -200,7 +233,7 @@ export function huntTable(rows: HuntRow[], seeds: number): string[] {
     fmt(r.commandsMedian),
     fmt(r.commandsWorst),
     fmt(r.shrunkMedian),
-    String(r.minimalLength),
+    fmt(r.minimalLength),
     r.invariants.join(",") || "-",
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
@@ -216,7 +249,8 @@ function printHunt(rows: HuntRow[], controls: ControlRow[], flags: HuntFlags): v
   }
 }
 
-async function writeHunt(dir: string, rows: HuntRow[], controls: ControlRow[], flags: HuntFlags): Promise<void> {
+async function writeHunt(dir: string, output: HuntOutput, flags: HuntFlags): Promise<void> {
+  const rows = output.mutants;
   mkdirSync(dir, { recursive: true });
   // A mutant never found is drawn at the time limit.
   const points = rows.flatMap((r) => [
@@ -224,7 +258,7 @@ async function writeHunt(dir: string, rows: HuntRow[], controls: ControlRow[], f
     { label: r.mutant, group: "worst", y: r.foundIn < r.seeds.length ? flags.timeLimit : (r.secondsWorst ?? 0) },
   ]);
   writeFileSync(join(dir, "hunt-time-to-failure.svg"), await barChart("hunt: seconds to failure per seed", "seconds", points));
-  writeFileSync(join(dir, "hunt.json"), `${JSON.stringify({ seeds: flags.seeds, timeLimit: flags.timeLimit, mutants: rows, controls }, null, 2)}\n`);
+  writeFileSync(join(dir, "hunt.json"), `${JSON.stringify(output, null, 2)}\n`);
   console.error(`hunt: wrote ${join(dir, "hunt.json")} and hunt-time-to-failure.svg`);
 }
 

@@ -13,6 +13,7 @@ import { conformCommand } from "./conform.js";
 import { huntCommand } from "./hunt.js";
 import { replayCommand } from "./replay.js";
 import { loadReport, rerender } from "./reports.js";
+import { absoluteModules, knownDesigns, loadDesignModules } from "./design-module.js";
 import { resolveDesign } from "./resolve.js";
 import { DEFAULT_RUNS, defaultMaxCommands, defaultShrinkBudget, runCommand } from "./run.js";
 import { viewCommand } from "./view.js";
@@ -41,6 +42,12 @@ function shardArg(v: string): { index: number; count: number } {
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
+/** `--design-module FILE`, repeatable: a JavaScript module exporting the user's own designs. */
+const designModuleOption = () =>
+  new Option("--design-module <file>", "load designs from a JavaScript module exporting DesignInfo objects (repeatable)")
+    .argParser(collect)
+    .default([] as string[]);
+
 export function buildProgram(): Command {
   const program = new Command("rmapcheck")
     .description("Property-based verification of Linux reverse-mapping (rmap) designs against a reference model")
@@ -52,10 +59,13 @@ export function buildProgram(): Command {
   program
     .command("designs")
     .description("list the designs: name, kernel era, summary")
-    .action(() => {
-      const w = Math.max(...designs.map((d) => d.name.length));
-      const e = Math.max(...designs.map((d) => d.era.length));
-      for (const d of designs) console.log(`${d.name.padEnd(w)}  ${d.era.padEnd(e)}  ${d.summary}`);
+    .addOption(designModuleOption())
+    .action(async (opts) => {
+      await loadDesignModules(opts.designModule);
+      const all = knownDesigns();
+      const w = Math.max(...all.map((d) => d.name.length));
+      const e = Math.max(...all.map((d) => d.era.length));
+      for (const d of all) console.log(`${d.name.padEnd(w)}  ${d.era.padEnd(e)}  ${d.summary}`);
     });
 
   program
@@ -75,8 +85,13 @@ export function buildProgram(): Command {
     .option("--json", "print one JSON object per design")
     .option("--reports <dir>", "directory for shrink reports of counterexamples", "shrink-reports")
     .option("--no-reports", "do not write shrink reports")
+    .option("--junit <file>", "also write a JUnit XML report (one testcase per design)")
+    .addOption(designModuleOption())
     .action(async (opts) => {
-      const design: string[] = opts.design.length > 0 ? opts.design : designs.map((d) => d.name);
+      const user = await loadDesignModules(opts.designModule);
+      // With design modules and no --design, run the module's designs.
+      const defaults = user.length > 0 ? user : designs;
+      const design: string[] = opts.design.length > 0 ? opts.design : defaults.map((d) => d.name);
       const seed: number = opts.seed ?? randomInt(0, 0x7fffffff);
       process.exitCode = await runCommand({
         design,
@@ -92,6 +107,8 @@ export function buildProgram(): Command {
         shrinkBudget: opts.shrinkBudget,
         timeLimit: opts.timeLimit,
         reports: opts.reports === false ? undefined : opts.reports,
+        junit: opts.junit,
+        designModules: absoluteModules(opts.designModule),
       });
     });
 
@@ -102,7 +119,9 @@ export function buildProgram(): Command {
     .option("-d, --design <name>", "replay the same commands against another design (DESIGN or DESIGN/MUTANT)")
     .option("-q, --quiet", "no per-step trace")
     .option("--json", "print the verdicts as JSON")
-    .action((files: string[], opts) => {
+    .addOption(designModuleOption())
+    .action(async (files: string[], opts) => {
+      await loadDesignModules(opts.designModule);
       process.exitCode = replayCommand({ files, design: opts.design, json: opts.json === true, quiet: opts.quiet === true });
     });
 
@@ -125,7 +144,9 @@ export function buildProgram(): Command {
     .option("--json", "print every measurement as JSON")
     .option("--md", "print a Markdown report")
     .option("--out <dir>", "also write compare.md, compare.json and SVG charts into DIR")
+    .addOption(designModuleOption())
     .action(async (designsArg: string[], opts) => {
+      await loadDesignModules(opts.designModule);
       process.exitCode = await compareCommand({
         designs: designsArg,
         workload: opts.workload,
@@ -145,6 +166,7 @@ export function buildProgram(): Command {
     .option("--no-controls", "skip the clean-design control runs")
     .option("--json", "print the results as JSON")
     .option("--out <dir>", "also write hunt.json and an SVG chart into DIR")
+    .addOption(designModuleOption())
     .action(async (opts) => {
       process.exitCode = await huntCommand({
         mutants: opts.mutant,
@@ -153,6 +175,7 @@ export function buildProgram(): Command {
         json: opts.json === true,
         out: opts.out,
         controls: opts.controls !== false,
+        designModules: opts.designModule,
       });
     });
 
@@ -185,7 +208,9 @@ export function buildProgram(): Command {
     .command("render")
     .description("regenerate the Markdown of shrink reports from their JSON (after annotating them)")
     .argument("<files...>", "shrink report JSON files")
-    .action((files: string[]) => {
+    .addOption(designModuleOption())
+    .action(async (files: string[], opts) => {
+      await loadDesignModules(opts.designModule);
       for (const file of files) {
         const report = loadReport(file);
         const spec = resolveDesign(report.mutant ? `${report.design}/${report.mutant}` : report.design);

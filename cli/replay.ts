@@ -4,6 +4,7 @@
  */
 import { replay } from "../properties/report.js";
 import { EXIT_COUNTEREXAMPLE, EXIT_OK, EXIT_USAGE, UsageError } from "./errors.js";
+import type { ReplayVerdict } from "./output-schemas.js";
 import { loadReport } from "./reports.js";
 import { resolveDesign } from "./resolve.js";
 
@@ -26,7 +27,7 @@ export function replayCommand(flags: ReplayFlags): number {
     }
   });
   let reproduced = 0;
-  const json: unknown[] = [];
+  const json: ReplayVerdict[] = [];
   for (const { file, report, spec } of jobs) {
     const first = replay(report, spec.design, spec.mutant);
     const second = replay(report, spec.design, spec.mutant);

@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { join } from "node:path";
 import type { DesignInfo } from "../impl/design.js";
 import { renderMarkdown, reportFileStem } from "../properties/report.js";
-import { REPORT_SCHEMA, REPORT_VERSION, type ShrinkReport, reportSchema } from "../properties/report-schema.js";
+import { migrateReport } from "../properties/report-migrate.js";
+import { REPORT_VERSION, type ShrinkReport, reportSchema } from "../properties/report-schema.js";
 import { UsageError } from "./errors.js";
 
 function atomicWrite(path: string, text: string): void {
@@ -50,18 +51,22 @@ export function loadReport(path: string): ShrinkReport {
   } catch (e) {
     throw new UsageError(`${path}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
   }
-  const header = data as { schema?: unknown; version?: unknown };
-  if (typeof data !== "object" || data === null || header.schema !== REPORT_SCHEMA) {
-    throw new UsageError(`${path}: not a rmapcheck shrink report (no "schema": "${REPORT_SCHEMA}")`);
-  }
-  if (header.version !== REPORT_VERSION) {
-    throw new UsageError(`${path}: shrink report version ${String(header.version)} is not supported (this rmapcheck reads version ${REPORT_VERSION})`);
-  }
-  const parsed = reportSchema.safeParse(data);
+  return parseReport(data, path);
+}
+
+/**
+ * Validate a parsed report (`source` names it in errors), migrating one of an older version;
+ * throws a one-line UsageError.
+ */
+export function parseReport(data: unknown, source: string): ShrinkReport {
+  const migrated = migrateReport(data);
+  if (!migrated.ok) throw new UsageError(`${source}: ${migrated.error}`);
+  const parsed = reportSchema.safeParse(migrated.report);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? issue.path.join(".") : "(top level)";
-    throw new UsageError(`${path}: invalid shrink report at ${where}: ${issue?.message ?? "schema mismatch"}`);
+    const was = migrated.from !== REPORT_VERSION ? ` (after migrating from version ${migrated.from})` : "";
+    throw new UsageError(`${source}: invalid shrink report${was} at ${where}: ${issue?.message ?? "schema mismatch"}`);
   }
   return parsed.data;
 }

@@ -1,5 +1,5 @@
 import type { DesignInfo } from "../impl/design.js";
-import { designs, findDesign } from "../impl/designs/index.js";
+import { knownDesigns, lookupDesign } from "./design-module.js";
 import { UsageError } from "./errors.js";
 
 export interface DesignSpec {
@@ -12,9 +12,9 @@ export interface DesignSpec {
 /** "anon-vma" or "anon-vma/some-mutant" → the design (and mutant), or a one-line error. */
 export function resolveDesign(spec: string): DesignSpec {
   const [name, mutant, ...rest] = spec.split("/");
-  const design = findDesign(name ?? "");
+  const design = lookupDesign(name ?? "");
   if (!design || rest.length > 0) {
-    throw new UsageError(`unknown design '${spec}' (known: ${designs.map((d) => d.name).join(", ")}; see 'rmapcheck designs')`);
+    throw new UsageError(`unknown design '${spec}' (known: ${knownDesigns().map((d) => d.name).join(", ")}; see 'rmapcheck designs')`);
   }
   if (mutant !== undefined && !(design.mutants ?? []).includes(mutant)) {
     const known = (design.mutants ?? []).join(", ") || "none";

@@ -2,13 +2,15 @@
  * `rmapcheck run`: the property suites against one or more designs, as campaigns
  * (cli/campaign.ts) that may span worker threads and shards.
  */
-import { cmdToString, outcomeToString } from "../model/commands.js";
+import { cmdToString } from "../model/commands.js";
 import { defaultWorld } from "../model/world.js";
 import { type CoverageCounts, missingMarks, requiredMarks } from "../properties/coverage.js";
 import { type CampaignStats, type Counterexample, defaultMaxCommands, defaultShrinkBudget } from "../properties/property.js";
-import { buildReport } from "../properties/report.js";
+import { buildReport, counterexampleLines } from "../properties/report.js";
 import { type CampaignResult, runCampaign } from "./campaign.js";
 import { EXIT_COUNTEREXAMPLE, EXIT_OK } from "./errors.js";
+import { type JunitCase, type JunitRun, writeJunit } from "./junit.js";
+import type { RunDesignOutput } from "./output-schemas.js";
 import { Progress } from "./progress.js";
 import { writeReport } from "./reports.js";
 import { type DesignSpec, resolveDesign } from "./resolve.js";
@@ -32,6 +34,10 @@ export interface RunFlags {
   stats: boolean;
   /** Where shrink reports go; undefined = do not write them. */
   reports?: string;
+  /** Also write a JUnit XML report here. */
+  junit?: string;
+  /** Design modules (absolute paths) the designs may come from; worker threads load them too. */
+  designModules?: string[];
 }
 
 interface DesignRun {
@@ -39,7 +45,7 @@ interface DesignRun {
   result: CampaignResult;
   seconds: number;
   missing: string[];
-  reportPaths?: { json: string; md: string };
+  reportPaths?: { json: string; md: string; fresh: boolean };
 }
 
 export async function runCommand(flags: RunFlags): Promise<number> {
@@ -75,7 +81,36 @@ export async function runCommand(flags: RunFlags): Promise<number> {
         `${commands} commands executed in ${seconds.toFixed(1)} s (${rate(commands, seconds)} commands/s); seed ${flags.seed}`,
     );
   }
+  if (flags.junit) writeJunit(flags.junit, junitRun(results, flags));
   return results.every((r) => !r.result.failure && r.missing.length === 0) ? EXIT_OK : EXIT_COUNTEREXAMPLE;
+}
+
+function junitRun(results: DesignRun[], flags: RunFlags): JunitRun {
+  const cases = results.map((r): JunitCase => {
+    const res = r.result;
+    const cx = res.failure?.counterexample;
+    const lines = [`${r.spec.label}: ${res.runs} runs, ${res.commands} commands; seed ${flags.seed}`];
+    if (r.reportPaths) lines.push(`shrink report: ${r.reportPaths.json}`, `replay it: rmapcheck replay ${r.reportPaths.json}`);
+    const failure = cx
+      ? {
+          type: cx.failure.invariant,
+          message: `${cx.failure.invariant}: ${cx.failure.message}`,
+          text: [...counterexampleLines(cx, res.failure?.chunk ?? 0), ...lines.slice(1)].join("\n"),
+        }
+      : r.missing.length > 0
+        ? { type: "coverage", message: `required coverage mark(s) never reached: ${r.missing.join(", ")}`, text: r.missing.join("\n") }
+        : undefined;
+    return { name: r.spec.label, seconds: r.seconds, out: lines.join("\n"), ...(failure ? { failure } : {}) };
+  });
+  const properties = {
+    seed: flags.seed,
+    runs: flags.runs ?? "until the time limit",
+    maxCommands: flags.maxCommands,
+    swarm: flags.swarm,
+    checkEvery: flags.checkEvery,
+    shard: `${flags.shard.index}/${flags.shard.count}`,
+  };
+  return { seed: flags.seed, properties, cases };
 }
 
 const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : n).toString();
@@ -97,6 +132,7 @@ async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
       swarm: flags.swarm,
       checkEvery: flags.checkEvery,
       shrinkBudget: flags.shrinkBudget,
+      designModules: flags.designModules,
     },
     (p) => {
       lastRunAt = Date.now();
@@ -155,20 +191,7 @@ function printResult({ spec, result: r, seconds, missing }: DesignRun, flags: Ru
 }
 
 export function printCounterexample(cx: Counterexample, chunk: number): void {
-  console.log(`  ${cx.failure.invariant}: ${cx.failure.message}`);
-  console.log(
-    `  found in run ${cx.runsToFailure} of chunk ${chunk} after ${cx.commandsToFailure} commands; shrunk from ${cx.foundLength} to ${cx.commands.length} commands:`,
-  );
-  const width = Math.max(...cx.commands.map((c) => cmdToString(c).length), 10);
-  cx.records.forEach((rec, i) => {
-    const mark = i === cx.failure.step ? `   ✗ ${cx.failure.invariant}` : "";
-    const implicit = i >= cx.commands.length ? " (final exit)" : "";
-    console.log(`    ${String(i).padStart(3)}  ${cmdToString(rec.cmd).padEnd(width)}  → ${outcomeToString(rec.kernel)}${implicit}${mark}`);
-  });
-  if (cx.failure.step >= cx.records.length) console.log(`    ✗ ${cx.failure.invariant} after every process exited`);
-  if (cx.failure.page) {
-    console.log(`  ${cx.failure.page.describe}: mapped by {${cx.failure.page.ref.join(", ")}}; the walk found {${cx.failure.page.walk.join(", ")}}`);
-  }
+  for (const line of counterexampleLines(cx, chunk)) console.log(line);
 }
 
 export function summarizeStats(stats: CampaignStats, coverage: CoverageCounts, runs: number) {
@@ -207,7 +230,7 @@ function printStats(stats: CampaignStats, coverage: CoverageCounts, runs: number
   for (const m of requiredMarks) console.log(`    ${m.padEnd(28)} ${String(coverage[m]).padStart(7)}`);
 }
 
-function toJson(r: DesignRun, flags: RunFlags) {
+function toJson(r: DesignRun, flags: RunFlags): RunDesignOutput {
   const res = r.result;
   const base = {
     design: r.spec.label,

@@ -91,7 +91,9 @@ function countLength(lengths: number[], length: number, runs = 1): void {
 export function addStats(into: CampaignStats, from: CampaignStats): void {
   for (const [op, n] of Object.entries(from.ops)) into.ops[op] = (into.ops[op] ?? 0) + n;
   into.skipped += from.skipped;
-  from.lengths.forEach((runs, length) => countLength(into.lengths, length, runs));
+  from.lengths.forEach((runs, length) => {
+    countLength(into.lengths, length, runs);
+  });
 }
 
 export interface PropertyResult {

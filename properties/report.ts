@@ -116,6 +116,25 @@ export function reportFileStem(r: ShrinkReport): string {
   return `${design}-${r.invariant}-${hash}`;
 }
 
+/** The counterexample as printed: invariant, provenance, the shrunk sequence, the page. */
+export function counterexampleLines(cx: Counterexample, chunk?: number): string[] {
+  const out = [`  ${cx.failure.invariant}: ${cx.failure.message}`];
+  out.push(
+    `  found in run ${cx.runsToFailure}${chunk === undefined ? "" : ` of chunk ${chunk}`} after ${cx.commandsToFailure} commands; shrunk from ${cx.foundLength} to ${cx.commands.length} commands:`,
+  );
+  const width = Math.max(...cx.commands.map((c) => cmdToString(c).length), 10);
+  cx.records.forEach((rec, i) => {
+    const mark = i === cx.failure.step ? `   ✗ ${cx.failure.invariant}` : "";
+    const implicit = i >= cx.commands.length ? " (final exit)" : "";
+    out.push(`    ${String(i).padStart(3)}  ${cmdToString(rec.cmd).padEnd(width)}  → ${outcomeToString(rec.kernel)}${implicit}${mark}`);
+  });
+  if (cx.failure.step >= cx.records.length) out.push(`    ✗ ${cx.failure.invariant} after every process exited`);
+  if (cx.failure.page) {
+    out.push(`  ${cx.failure.page.describe}: mapped by {${cx.failure.page.ref.join(", ")}}; the walk found {${cx.failure.page.walk.join(", ")}}`);
+  }
+  return out;
+}
+
 // --- replay -----------------------------------------------------------------------------------
 
 export interface Replay {
