@@ -173,13 +173,14 @@ export function mergeable(k: Kernel, lower: Vma, upper: Vma): boolean {
 export function prepareMerge(k: Kernel, keep: Vma, from: readonly Vma[]): void {
   const hadAnon = keep.anonVma !== null;
   const live = liveIfArmed(k);
+  let dupped = false; // kernel: anon_dup, set only once dup_anon_vma() succeeded
   try {
+    // A failure inside dup_anon_vma() is unwound by anon_vma_clone() itself.
     for (const src of from) if (!importSkipped(k, keep, src)) k.design.vmaMerge(keep, src);
+    dupped = !hadAnon && keep.anonVma !== null;
     preallocVmi(k);
   } catch (e) {
-    if (e instanceof AllocFailure && !hadAnon && keep.anonVma !== null && !k.quirks.has("merge-abort-keeps-dup")) {
-      k.design.vmaMergeAbort?.(keep);
-    }
+    if (e instanceof AllocFailure && dupped && !k.quirks.has("merge-abort-keeps-dup")) k.design.vmaMergeAbort?.(keep);
     assertNothingLeft(k, e, live, "vma_merge");
     throw e;
   }
