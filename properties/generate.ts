@@ -30,7 +30,11 @@ export interface Plan {
   readonly fails?: readonly FailDraw[];
 }
 
-/** [r, n]: choice i fails at its n-th allocation when r falls in the top failRate of [0, failScale). */
+/**
+ * [r, x]: choice i fails when r falls in the top failRate of [0, failScale), at allocation
+ * n = 1 + ⌊failAllocMax · (x / failScale)²⌋: skewed to the first few (half the draws are 1–3,
+ * where a fault's or a merge's allocations are), yet reaching a fork's later ones.
+ */
 export type FailDraw = readonly [number, number];
 
 /** Resolution of the failure draw. */
@@ -87,7 +91,7 @@ export function planArbitrary(opts: PlanOptions): fc.Arbitrary<Plan> {
   if (p <= 0) return plan;
   // Swarm: injection is off in some runs altogether (the boolean shrinks to off).
   const failRate = opts.swarm ? fc.boolean().map((on) => (on ? p : 0)) : fc.constant(p);
-  const fails = fc.array(fc.tuple(fc.nat({ max: failScale - 1 }), fc.integer({ min: 1, max: failAllocMax })), {
+  const fails = fc.array(fc.tuple(fc.nat({ max: failScale - 1 }), fc.nat({ max: failScale - 1 })), {
     minLength: opts.maxCommands,
     maxLength: opts.maxCommands,
   });
@@ -99,7 +103,9 @@ export function withFailure(plan: Plan, i: number, cmd: Cmd): Cmd {
   const rate = plan.failRate ?? 0;
   const draw = plan.fails?.[i];
   if (rate <= 0 || draw === undefined || !failableOps.has(cmd.op)) return cmd;
-  return draw[0] >= failScale * (1 - rate) ? ({ ...cmd, failAlloc: draw[1] } as Cmd) : cmd;
+  if (draw[0] < failScale * (1 - rate)) return cmd;
+  const u = draw[1] / failScale;
+  return { ...cmd, failAlloc: 1 + Math.floor(failAllocMax * u * u) } as Cmd;
 }
 
 /** mmap's kinds, by c % 4: anonymous twice as often as either file kind. */
