@@ -197,7 +197,8 @@ export function buildProgram(): Command {
     .command("mutants")
     .description("list the mutant catalogue: id, name, story")
     .action(() => {
-      for (const m of catalogue) console.log(`${m.id.padEnd(4)} ${mutantLabel(m).padEnd(48)} ${m.title}`);
+      const width = Math.max(48, ...catalogue.map((m) => mutantLabel(m).length + 1));
+      for (const m of catalogue) console.log(`${m.id.padEnd(4)} ${mutantLabel(m).padEnd(width)} ${m.title}${m.failAlloc ? " (hunted with --fail-alloc)" : ""}`);
     });
 
   return program;
