@@ -11,14 +11,22 @@
 import { describe, expect, it } from "vitest";
 import { type Cmd, cmdToString, failAllocOf, failableOps, ordinal } from "../model/commands.js";
 import { designs, findDesign } from "../impl/designs/index.js";
+import { findMutant } from "../impl/mutants/catalogue.js";
 import { cmdSchema } from "./report-schema.js";
 import { runSequence } from "./interpreter.js";
 import { checkDesign } from "./property.js";
 
 const anon = (mm: number, addr: number, len: number): Cmd => ({ op: "mmap", mm, addr, len, kind: "anon", prot: "rw", fixed: true });
 
-/** Two processes, anon and file vmas, COW, a split, a merge, MAP_FIXED over a mapping. */
+/**
+ * Three processes, anon and file vmas, COW, splits, merges (one where a vma without an
+ * anon_vma absorbs one with: dup_anon_vma), MAP_FIXED over a mapping, migration.
+ */
 const scenario: readonly Cmd[] = [
+  { op: "mmap", mm: 1, addr: 10, len: 1, kind: "anon", prot: "r", fixed: true },
+  anon(1, 11, 1),
+  { op: "write", mm: 1, addr: 11, token: 9 },
+  { op: "mprotect", mm: 1, addr: 11, len: 1, prot: "r" },
   anon(1, 1, 4),
   { op: "write", mm: 1, addr: 1, token: 1 },
   { op: "write", mm: 1, addr: 3, token: 2 },
@@ -57,6 +65,25 @@ describe("every allocation of every command fails in turn", () => {
         }
       }
       expect(fired).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe("the same loop catches every error-path bug of the catalogue", () => {
+  for (const id of ["B2", "B12", "B13", "H5"]) {
+    it(`${id}: some failure point of the scenario breaks an invariant`, () => {
+      const m = findMutant(id);
+      const design = m && findDesign(m.design);
+      if (!m || !design) throw new Error(id);
+      const caught = new Set<string>();
+      for (let i = 0; i < scenario.length; i++) {
+        if (!failableOps.has((scenario[i] as Cmd).op)) continue;
+        for (let n = 1; n <= 24; n++) {
+          const r = runSequence(design, withFailure(scenario, i, n), { mutant: m.mutant, quirks: m.quirks, history: false });
+          if (r.failure) caught.add(r.failure.invariant);
+        }
+      }
+      expect([...caught].some((inv) => m.invariants.includes(inv)), `caught ${[...caught]}`).toBe(true);
     });
   }
 });
