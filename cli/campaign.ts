@@ -33,6 +33,8 @@ export interface CampaignOptions {
   readonly shard: { index: number; count: number };
   readonly maxCommands: number;
   readonly swarm: boolean;
+  /** Allocation-failure injection probability (undefined: off). */
+  readonly failAlloc?: number;
   readonly checkEvery: number;
   readonly shrinkBudget?: number;
   /** Design modules (absolute paths) a worker thread must load before it can find the design. */
@@ -47,6 +49,7 @@ export interface ChunkJob {
   readonly runs: number;
   readonly maxCommands: number;
   readonly swarm: boolean;
+  readonly failAlloc?: number;
   readonly checkEvery: number;
   readonly shrinkBudget?: number;
   readonly deadline: number;
@@ -86,6 +89,7 @@ export function runChunk(job: ChunkJob, onRun?: (runs: number, commands: number)
     runs: job.runs,
     maxCommands: job.maxCommands,
     swarm: job.swarm,
+    failAlloc: job.failAlloc,
     checkEvery: job.checkEvery,
     shrinkBudget: job.shrinkBudget,
     onRun,
@@ -126,6 +130,7 @@ export async function runCampaign(o: CampaignOptions, progress?: ProgressFn): Pr
     runs,
     maxCommands: o.maxCommands,
     swarm: o.swarm,
+    failAlloc: o.failAlloc,
     checkEvery: o.checkEvery,
     shrinkBudget: o.shrinkBudget,
     deadline,

@@ -58,6 +58,8 @@ describe("rmapcheck CLI", () => {
     [["run", "--seed", "x"], /seed must be an integer/],
     [["run", "--frobnicate"], /unknown option '--frobnicate'/],
     [["run", "--design", "scan/nosuch"], /has no mutant 'nosuch'/],
+    [["run", "--fail-alloc", "2"], /--fail-alloc must be a probability in \(0, 1\]/],
+    [["run", "--fail-alloc", "x"], /--fail-alloc must be a probability/],
     [["nosuchcommand"], /unknown command/],
   ])("bad usage %j exits 2 with one line", async (args, message) => {
     const r = await cli(...(args as string[]));
@@ -90,6 +92,25 @@ describe("rmapcheck CLI", () => {
     const again = await cli("run", "--design", "scan/skip-newest-mm", "--runs", "200", "--seed", "3", "--reports", dir);
     expect(again.out).toContain("already recorded");
     expect(readdirSync(dir)).toHaveLength(2);
+  });
+
+  it("run --fail-alloc: an error-path bug's report keeps its failure point as data and replays", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rmapcheck-fail-"));
+    const run = await cli("run", "--design", "anon-vma-chain-3.19/b2-clone-error-keeps-anon-vma", "--fail-alloc", "0.3", "--runs", "300", "--seed", "1", "--reports", dir);
+    expect(run.code).toBe(1);
+    expect(run.out).toMatch(/allocation failures 0\.3/);
+    expect(run.out).toMatch(/with the 2nd allocation failing +→ -ENOMEM +✗ I8/);
+    const json = readdirSync(dir).find((f) => f.endsWith(".json")) as string;
+    const report = JSON.parse(readFileSync(join(dir, json), "utf8"));
+    expect(report.found.failAlloc).toBe(0.3);
+    expect(report.commands.some((c: { failAlloc?: number }) => c.failAlloc === 2)).toBe(true);
+    const md = readFileSync(join(dir, json.replace(/\.json$/, ".md")), "utf8");
+    expect(md).toContain("--fail-alloc 0.3");
+    const replay = await cli("replay", join(dir, json));
+    expect(replay.code).toBe(1);
+    expect(replay.out).toContain("REPRODUCES: I8");
+    const fixed = await cli("replay", join(dir, json), "--design", "anon-vma-chain-3.19");
+    expect(fixed.code).toBe(0);
   });
 
   describe("replay of bad input exits 2 with one line", () => {

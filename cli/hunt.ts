@@ -111,7 +111,7 @@ function search(
 export function huntOne(m: MutantEntry, seed: number, timeLimit: number): SeedOutcome {
   const design = lookupDesign(m.design);
   if (!design) throw new UsageError(`catalogue entry ${m.id} names unknown design '${m.design}'`);
-  const r = search({ design, mutant: m.mutant, quirks: m.quirks }, seed, { runs: Number.POSITIVE_INFINITY, seconds: timeLimit });
+  const r = search({ design, mutant: m.mutant, quirks: m.quirks, failAlloc: m.failAlloc }, seed, { runs: Number.POSITIVE_INFINITY, seconds: timeLimit });
   const cx = r.counterexample;
   return {
     seed,
@@ -173,7 +173,9 @@ export async function huntCommand(flags: HuntFlags): Promise<number> {
       let failure: string | undefined;
       for (let seed = 1; seed <= flags.seeds && !failure; seed++) {
         progress.update(() => `hunt: control ${name}, seed ${seed}/${flags.seeds}`);
-        const r = search({ design }, seed, { runs: budget, seconds: flags.timeLimit });
+        // With allocation failures on if any of its mutants is hunted with them.
+        const failAlloc = Math.max(0, ...entries.filter((m) => m.correct === name).map((m) => m.failAlloc ?? 0)) || undefined;
+        const r = search({ design, failAlloc }, seed, { runs: budget, seconds: flags.timeLimit });
         runs += r.runs;
         commands += r.commands;
         if (r.counterexample) failure = `${r.counterexample.failure.invariant}: ${r.counterexample.failure.message} (seed ${seed})`;

@@ -40,6 +40,15 @@ function shardArg(v: string): { index: number; count: number } {
   return { index, count };
 }
 
+/** A probability in (0, 1]. */
+function probabilityArg(what: string) {
+  return (v: string): number => {
+    const p = Number(v);
+    if (!/^(0|1)?(\.\d+)?$/.test(v) || !(p > 0 && p <= 1)) throw new InvalidArgumentError(`${what} must be a probability in (0, 1]`);
+    return p;
+  };
+}
+
 const collect = (v: string, acc: string[]) => [...acc, v];
 
 /** `--design-module FILE`, repeatable: a JavaScript module exporting the user's own designs. */
@@ -76,6 +85,7 @@ export function buildProgram(): Command {
     .option("-s, --seed <s>", "master seed (printed; the same seed gives the same run)", seedArg)
     .option("--max-commands <n>", "most commands per sequence", positiveInt("--max-commands"), defaultMaxCommands)
     .option("--no-swarm", "use fixed command weights instead of per-run random ones")
+    .option("--fail-alloc <p>", "inject allocation failures: each command that allocates gets a failure point with probability p (swarm: off in some runs)", probabilityArg("--fail-alloc"))
     .option("--check-every <n>", "run the full checkers every n steps (always at exits)", positiveInt("--check-every"), 1)
     .option("--shrink-budget <n>", "failing candidates fast-check may try while shrinking, before command-level minimizing", positiveInt("--shrink-budget"), defaultShrinkBudget)
     .option("--time-limit <seconds>", "keep generating until this many seconds have passed (per design)", positiveInt("--time-limit"))
@@ -103,6 +113,7 @@ export function buildProgram(): Command {
         json: opts.json === true,
         maxCommands: opts.maxCommands,
         swarm: opts.swarm !== false,
+        failAlloc: opts.failAlloc,
         checkEvery: opts.checkEvery,
         shrinkBudget: opts.shrinkBudget,
         timeLimit: opts.timeLimit,
@@ -222,7 +233,8 @@ export function buildProgram(): Command {
     .command("mutants")
     .description("list the mutant catalogue: id, name, story")
     .action(() => {
-      for (const m of catalogue) console.log(`${m.id.padEnd(4)} ${mutantLabel(m).padEnd(48)} ${m.title}`);
+      const width = Math.max(48, ...catalogue.map((m) => mutantLabel(m).length + 1));
+      for (const m of catalogue) console.log(`${m.id.padEnd(4)} ${mutantLabel(m).padEnd(width)} ${m.title}${m.failAlloc ? " (hunted with --fail-alloc)" : ""}`);
     });
 
   return program;

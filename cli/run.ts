@@ -26,6 +26,8 @@ export interface RunFlags {
   json: boolean;
   maxCommands: number;
   swarm: boolean;
+  /** Allocation-failure injection probability (undefined: off). */
+  failAlloc?: number;
   checkEvery: number;
   shrinkBudget: number;
   timeLimit?: number;
@@ -60,7 +62,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     ].filter(Boolean);
     console.log(
       `rmapcheck run: seed ${flags.seed}, ${runs}, up to ${flags.maxCommands} commands per run, ` +
-        `swarm ${flags.swarm ? "on" : "off"}, checks every ${flags.checkEvery === 1 ? "step" : `${flags.checkEvery} steps`}` +
+        `swarm ${flags.swarm ? "on" : "off"}, ${flags.failAlloc ? `allocation failures ${flags.failAlloc}${flags.swarm ? " (swarm: off in some runs)" : ""}, ` : ""}checks every ${flags.checkEvery === 1 ? "step" : `${flags.checkEvery} steps`}` +
         (extra.length ? `, ${extra.join(", ")}` : ""),
     );
     console.log(
@@ -130,6 +132,7 @@ async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
       shard: flags.shard,
       maxCommands: flags.maxCommands,
       swarm: flags.swarm,
+      failAlloc: flags.failAlloc,
       checkEvery: flags.checkEvery,
       shrinkBudget: flags.shrinkBudget,
       designModules: flags.designModules,
@@ -162,6 +165,7 @@ async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
       runs: flags.runs ?? result.runs,
       maxCommands: flags.maxCommands,
       swarm: flags.swarm,
+      failAlloc: flags.failAlloc,
     });
     const written = writeReport(flags.reports, report, spec.design);
     run.reportPaths = written;
@@ -212,6 +216,8 @@ export function summarizeStats(stats: CampaignStats, coverage: CoverageCounts, r
     commandsGenerated: total,
     skipped: stats.skipped,
     skipRate: total > 0 ? Number((stats.skipped / total).toFixed(4)) : 0,
+    failurePoints: stats.failurePoints,
+    failuresFired: stats.failuresFired,
     sequenceLength: { min: counted === 0 ? 0 : nth(0), median: pct(0.5), p90: pct(0.9), max: counted === 0 ? 0 : nth(counted - 1) },
     runs,
     coverage,
@@ -226,6 +232,7 @@ function printStats(stats: CampaignStats, coverage: CoverageCounts, runs: number
   console.log(`  command mix (${s.commandsGenerated} commands): ${mix}`);
   const l = s.sequenceLength;
   console.log(`  sequence length: min ${l.min}, median ${l.median}, p90 ${l.p90}, max ${l.max}; skipped ${s.skipped} (${(100 * s.skipRate).toFixed(2)}%)`);
+  if (s.failurePoints > 0) console.log(`  allocation failures: ${s.failurePoints} failure points, ${s.failuresFired} reached (the rest named an allocation the command never made)`);
   console.log(`  coverage (runs reaching each mark, of ${runs}):`);
   for (const m of requiredMarks) console.log(`    ${m.padEnd(28)} ${String(coverage[m]).padStart(7)}`);
 }

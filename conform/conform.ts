@@ -35,6 +35,7 @@ import {
   type Outcome,
   allOps,
   cmdToString,
+  failAllocOf,
   isInvisible,
   outcomeToString,
   sameOutcome,
@@ -84,6 +85,7 @@ export const restrictions = [
   "mremap-populates-locked",
   "mprotect-populates-locked",
   "mlock-sigbus",
+  "failure-point",
 ] as const;
 export type Restriction = (typeof restrictions)[number];
 
@@ -101,6 +103,8 @@ export function hostFaithful(s: Session, c: Cmd): Verdict {
   const inWindow = (addr: number, len: number) =>
     Number.isInteger(addr) && Number.isInteger(len) && len >= 1 && addr >= 0 && addr + len <= w.vpnLimit;
   if (c.op === "swapout" || c.op === "migrate" || c.op === "reclaim") return skip("invisible");
+  // The host has no fault injection (docs/conform.md): a failure point cannot run there.
+  if (failAllocOf(c) !== undefined) return skip("failure-point");
   if (c.op === "truncate" || c.op === "fork" || c.op === "exit") return keep(c);
   const pages = s.model.mms[c.mm];
   if (!pages) return keep(c); // no such process: both sides skip it

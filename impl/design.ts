@@ -54,6 +54,12 @@ export interface RmapDesign {
    * a boundary shift moved (mprotect). When gone disappears entirely vmaUnlink(gone) follows.
    */
   vmaMerge(keep: Vma, gone: Vma): void;
+  /**
+   * Optional: a merge whose vmaMerge(keep, ·) gave keep an anon object failed later (its
+   * maple-tree preallocation): undo the adoption (kernel: unlink_anon_vmas(anon_dup) in
+   * vma_merge()'s error path, 824135c46b00). Only designs whose vmaMerge allocates need it.
+   */
+  vmaMergeAbort?(keep: Vma): void;
   /** kernel: anon_vma_fork() / dup_mmap(): child is the fork copy of parent. */
   vmaFork(parent: Vma, child: Vma): void;
   /** kernel: copy_vma() for mremap: dst is a new vma receiving src's pages. */
@@ -125,6 +131,11 @@ export interface DesignInfo {
    * as "design/mutant"). Each is guarded by `mutant === name` at the line it changes.
    */
   readonly mutants?: readonly string[];
+  /**
+   * The era's vma code preallocates maple-tree nodes before a split, a merge and a fork's
+   * copy (6.1+: vma_iter_prealloc(), __mt_dup()): one more allocation that can fail there.
+   */
+  readonly vmaPrealloc?: boolean;
   create(kernel: Kernel, mutant?: string): RmapDesign;
 }
 
@@ -151,6 +162,10 @@ export class Counters {
   migrations = 0;
   unmapFailures = 0;
   emergencyFrames = 0;
+  /** Injected allocation failures that fired (impl/alloc.ts). */
+  allocFailures = 0;
+  /** Faults that returned VM_FAULT_OOM and were retried (docs/semantics.md). */
+  faultOomRetries = 0;
   // Events the coverage marks (properties/coverage.ts) are made of.
   vmaSplits = 0;
   vmaMerges = 0;

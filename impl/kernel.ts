@@ -11,6 +11,7 @@
  */
 import type { Cmd, Outcome } from "../model/commands.js";
 import { initialFileToken, type World } from "../model/world.js";
+import { AllocFailure, Allocator } from "./alloc.js";
 import { assert, poison } from "./assert.js";
 import { Counters, type DesignInfo, type RmapDesign } from "./design.js";
 import { findVma, isShared } from "./mmap.js";
@@ -71,6 +72,10 @@ export class Kernel {
   currentMm = -1;
   /** The reclaim clock hand over frames. */
   clockHand = 0;
+  /** Every allocation goes through it; a command's `failAlloc` arms it (impl/alloc.ts). */
+  readonly allocator = new Allocator();
+  /** The era preallocates maple-tree nodes for splits, merges and fork (DesignInfo.vmaPrealloc). */
+  readonly vmaPrealloc: boolean;
 
   constructor(
     readonly world: World,
@@ -85,6 +90,8 @@ export class Kernel {
       this.freeList.push(mkPfn(i));
     }
     this.design = designInfo.create(this, mutant);
+    this.design.slab.allocator = this.allocator;
+    this.vmaPrealloc = designInfo.vmaPrealloc ?? false;
     for (let f = 0; f < world.fileCount; f++) {
       const file = new File(f, world.fileInitialPages);
       for (let p = 0; p < world.fileInitialPages; p++) file.disk.set(p, initialFileToken(f, p));
@@ -103,13 +110,20 @@ export class Kernel {
 
   exec(cmd: Cmd): Outcome {
     this.currentMm = "mm" in cmd ? cmd.mm : -1;
-    return execSyscall(this, cmd);
+    this.allocator.begin((cmd as { failAlloc?: number }).failAlloc ?? 0);
+    const out = execSyscall(this, cmd);
+    if (this.allocator.fired) this.counters.allocFailures++;
+    return out;
   }
 
   // --- pages -------------------------------------------------------------------------------
 
-  /** kernel: alloc_page(): a free frame, reclaiming under pressure, never failing. */
+  /**
+   * kernel: alloc_page(): a free frame, reclaiming under pressure. It fails only where a
+   * command's failure point says so (AllocFailure), never for want of frames.
+   */
   allocPage(): Page {
+    this.allocator.allocate("page");
     let frame = this.freeList.pop();
     if (frame === undefined && reclaimOne(this)) {
       this.counters.pressureReclaims++;
@@ -133,6 +147,11 @@ export class Kernel {
     page.count--;
     assert(page.count >= 0, "I8", () => `${page}: count below zero at ${where}`, page);
     if (page.count > 0) return;
+    this.freePage(page, where);
+  }
+
+  /** kernel: __free_pages(): a page nothing references (put_page's last, or a fault's unused page). */
+  private freePage(page: Page, where: string): void {
     assert(page.mapcount === 0, "I8", () => `${page}: freed with mapcount ${page.mapcount} at ${where}`, page);
     this.design.pageFree(page);
     this.frames[page.pfn] = null;
@@ -247,6 +266,19 @@ export class Kernel {
    * a write, or a signal.
    */
   access(mm: Mm, addr: number, write: boolean, token = 0): number | "SIGSEGV" | "SIGBUS" | undefined {
+    try {
+      return this.accessOnce(mm, addr, write, token);
+    } catch (e) {
+      if (!(e instanceof AllocFailure)) throw e;
+      // VM_FAULT_OOM: each fault path below undid its own work; pagefault_out_of_memory()
+      // (no OOM kill is modelled) returns and the instruction faults again. The failure point
+      // has passed, so the retry succeeds: the process observes nothing (docs/semantics.md).
+      this.counters.faultOomRetries++;
+      return this.accessOnce(mm, addr, write, token);
+    }
+  }
+
+  private accessOnce(mm: Mm, addr: number, write: boolean, token: number): number | "SIGSEGV" | "SIGBUS" | undefined {
     const vma = findVma(mm, addr);
     if (!vma) return "SIGSEGV";
     if (write && (vma.vmFlags & VM_WRITE) === 0) return "SIGSEGV";
@@ -288,8 +320,22 @@ export class Kernel {
   }
 
   private mapNewAnon(vma: Vma, addr: number, page: Page): PresentPte {
-    this.design.pageAddAnon(page, vma, addr, "new");
+    this.addNewAnonRmap(page, vma, addr);
     return this.setPte(vma, addr, page, true);
+  }
+
+  /**
+   * The rmap of a page just allocated for (vma, addr). A design that allocates there
+   * (pte_chain) may fail; the unused page is then freed (the kernel preallocates the
+   * pte_chain and frees both on its error path).
+   */
+  private addNewAnonRmap(page: Page, vma: Vma, addr: number): void {
+    try {
+      this.design.pageAddAnon(page, vma, addr, "new");
+    } catch (e) {
+      if (e instanceof AllocFailure) this.freePage(page, "fault (ENOMEM)");
+      throw e;
+    }
   }
 
   /**
@@ -299,17 +345,23 @@ export class Kernel {
   cowCopy(vma: Vma, addr: number, src: Page, mapped: boolean): PresentPte {
     this.design.anonPrepare(vma);
     src.flags |= PG_locked;
-    const page = this.allocPage();
-    src.flags &= ~PG_locked;
+    let page: Page;
+    try {
+      page = this.allocPage();
+    } finally {
+      src.flags &= ~PG_locked;
+    }
     page.flags |= PG_anon;
     this.frameData[page.pfn] = this.frameData[src.pfn] as number;
+    // Everything that can fail comes before the old mapping goes (an ENOMEM leaves it).
+    this.addNewAnonRmap(page, vma, addr);
     if (mapped) {
       vma.mm.pt.delete(addr);
       this.design.pageRemove(src, vma, addr);
       src.mapcount--;
       this.putPage(src, "wp_page_copy");
     }
-    return this.mapNewAnon(vma, addr, page);
+    return this.setPte(vma, addr, page, true);
   }
 
   /** kernel: do_wp_page(): write to a present read-only PTE in a writable vma. */
@@ -345,8 +397,7 @@ export class Kernel {
     if (page && this.design.swapinMustCopy(page, vma, addr)) {
       // anonmm: the swap-cache page is homed at another address; this mm gets a copy.
       this.counters.forcedCopies++;
-      vma.mm.pt.delete(addr);
-      const pte = this.cowCopy(vma, addr, page, false);
+      const pte = this.cowCopy(vma, addr, page, false); // replaces the swap PTE
       this.swapPut(slot);
       return pte;
     }
@@ -358,8 +409,9 @@ export class Kernel {
       this.frameData[page.pfn] = entry.data;
       this.addToSwapCache(page, slot);
     }
-    vma.mm.pt.delete(addr);
+    // A failure here leaves the page in the swap cache and the swap PTE in place.
     this.design.pageAddAnon(page, vma, addr, exclusive ? "swapin-exclusive" : "swapin-shared");
+    vma.mm.pt.delete(addr);
     const pte = this.setPte(vma, addr, page, false);
     this.swapPut(slot);
     return pte;

@@ -4,8 +4,15 @@
  * vma_merge_existing_range() (mm/vma.c at 01c373e9a5ce): which struct survives a merge
  * matters to designs that point at vmas (anon-vma-rfc's PageDirect), so it follows Linux:
  * the lower vma survives, except that a range merging only with `next` expands next down.
+ *
+ * Allocation failures (impl/alloc.ts): a split allocates the new vma, the maple-tree nodes
+ * (6.1+) and the design's clone of the anon_vma chain; a merge does the design's
+ * dup_anon_vma() and the maple-tree nodes. Both do every allocation before they change
+ * anything, and on ENOMEM leave the vmas as they were, with every object the failed step
+ * allocated freed again (I9, asserted here because no later check could tell).
  */
-import { poison } from "./assert.js";
+import { AllocFailure } from "./alloc.js";
+import { assert, poison } from "./assert.js";
 import type { Kernel } from "./kernel.js";
 import { type Mm, VM_SHARED, Vma } from "./types.js";
 
@@ -102,18 +109,43 @@ export function adjustVma(k: Kernel, vma: Vma, start: number, end: number, pgoff
   else change();
 }
 
+/** kernel: vma_iter_prealloc(): maple-tree nodes for a split or merge, in eras that have them. */
+export function preallocVmi(k: Kernel): void {
+  if (k.vmaPrealloc) k.allocator.allocate("maple_node");
+}
+
+/** Design objects live now, when a failure point is armed (the I9 check of a failed step). */
+const liveIfArmed = (k: Kernel): number => (k.allocator.armed ? k.design.slab.liveCount() : 0);
+
+/** I9 after a failed split or merge: it freed everything it allocated. */
+function assertNothingLeft(k: Kernel, e: unknown, live: number, where: string): void {
+  if (!(e instanceof AllocFailure)) return;
+  const now = k.design.slab.liveCount();
+  assert(now === live, "I9", () => `${where} failed (ENOMEM) and left ${now - live} rmap object(s) allocated`);
+}
+
 /**
  * kernel: __split_vma(vma, addr, new_below). The new struct takes [vmStart, addr) when
  * newBelow, else [addr, vmEnd); the original keeps the rest. Returns the new vma.
  */
 export function splitVma(k: Kernel, vma: Vma, addr: number, newBelow: boolean): Vma {
   const { vmStart: start, vmEnd: end, vmPgoff: pgoff } = vma;
+  k.allocator.allocate("vm_area_struct"); // kernel: vm_area_dup()
   const nw = newBelow
     ? new Vma(vma.mm, start, addr, pgoff, vma.vmFlags, vma.vmFile)
     : new Vma(vma.mm, addr, end, pgoff + (addr - start), vma.vmFlags, vma.vmFile);
   nw.anonVma = vma.anonVma; // vm_area_dup() copies the pointer; the design clones the rest
+  const live = liveIfArmed(k);
+  try {
+    preallocVmi(k);
+    k.design.vmaSplit(vma, nw); // kernel: anon_vma_clone(new, vma), which unwinds itself
+  } catch (e) {
+    // kernel: out_free_vmi / out_free_vma: the new struct is freed, vma is untouched.
+    poison(nw, "vm_area_struct", "__split_vma (ENOMEM)");
+    assertNothingLeft(k, e, live, "__split_vma");
+    throw e;
+  }
   k.counters.vmaSplits++;
-  k.design.vmaSplit(vma, nw);
   if (newBelow) adjustVma(k, vma, addr, end, pgoff + (addr - start));
   else adjustVma(k, vma, start, addr, pgoff);
   insertVma(k, nw);
@@ -131,12 +163,37 @@ export function mergeable(k: Kernel, lower: Vma, upper: Vma): boolean {
   );
 }
 
-/** keep absorbs its neighbour gone (kernel: commit_merge() + anon_vma_merge() + remove). */
+/**
+ * The half of a merge that can fail, done before anything changes (kernel: dup_anon_vma(),
+ * then vma_iter_prealloc() in vma_expand() / commit_merge()): keep adopts the anon object of
+ * the vmas whose pages it takes (`from`, in order) if it has none. If the preallocation fails,
+ * that adoption is undone (unlink_anon_vmas(anon_dup): Liam Howlett's 824135c46b00, 6.6, B13)
+ * and the vmas are as they were; quirk "merge-abort-keeps-dup" is the error path before it.
+ */
+export function prepareMerge(k: Kernel, keep: Vma, from: readonly Vma[]): void {
+  const hadAnon = keep.anonVma !== null;
+  const live = liveIfArmed(k);
+  let dupped = false; // kernel: anon_dup, set only once dup_anon_vma() succeeded
+  try {
+    // A failure inside dup_anon_vma() is unwound by anon_vma_clone() itself.
+    for (const src of from) if (!importSkipped(k, keep, src)) k.design.vmaMerge(keep, src);
+    dupped = !hadAnon && keep.anonVma !== null;
+    preallocVmi(k);
+  } catch (e) {
+    if (e instanceof AllocFailure && dupped && !k.quirks.has("merge-abort-keeps-dup")) k.design.vmaMergeAbort?.(keep);
+    assertNothingLeft(k, e, live, "vma_merge");
+    throw e;
+  }
+}
+
+/**
+ * keep absorbs its neighbour gone (kernel: commit_merge() + anon_vma_merge() + remove); the
+ * caller ran prepareMerge(k, keep, [gone, ...]) first, so nothing here can fail.
+ */
 export function absorb(k: Kernel, keep: Vma, gone: Vma, where: string): void {
   k.counters.vmaMerges++;
   if (gone.vmStart >= keep.vmEnd) adjustVma(k, keep, keep.vmStart, gone.vmEnd, keep.vmPgoff);
   else adjustVma(k, keep, gone.vmStart, keep.vmEnd, gone.vmPgoff);
-  if (!importSkipped(k, keep, gone)) k.design.vmaMerge(keep, gone);
   removeVma(k, gone, where);
 }
 
@@ -172,16 +229,18 @@ export function mergeNew(k: Kernel, nw: Vma, copiedFrom?: Vma): Vma | undefined 
   }
   const left = prev !== undefined && mergeable(k, prev, nw);
   const right = next !== undefined && mergeable(k, nw, next) && (!left || k.design.anonMergeable(prev as Vma, next));
-  if (left !== right) k.counters.vmaMerges++; // prev+next counts in absorb()
+  const copied = copiedFrom && !k.quirks.has("copy-merge-without-dup") ? [copiedFrom] : [];
   if (left && prev) {
+    prepareMerge(k, prev, right && next ? [...copied, next] : copied);
+    if (!right) k.counters.vmaMerges++; // prev+next counts in absorb()
     adjustVma(k, prev, prev.vmStart, nw.vmEnd, prev.vmPgoff);
-    if (copiedFrom && !k.quirks.has("copy-merge-without-dup")) k.design.vmaMerge(prev, copiedFrom);
     if (right && next) absorb(k, prev, next, "vma_merge_new_range (prev+next)");
     return prev;
   }
   if (right && next) {
+    prepareMerge(k, next, copied);
+    k.counters.vmaMerges++;
     adjustVma(k, next, nw.vmStart, next.vmEnd, k.quirks.has("merge-next-keeps-pgoff") ? next.vmPgoff : nw.vmPgoff);
-    if (copiedFrom && !k.quirks.has("copy-merge-without-dup")) k.design.vmaMerge(next, copiedFrom);
     return next;
   }
   return undefined;
@@ -217,6 +276,7 @@ export function modifyVma(k: Kernel, vma: Vma, start: number, end: number, flags
     (!left || k.design.anonMergeable(prev as Vma, next));
   const where = "vma_merge_existing_range";
   if (left && prev) {
+    prepareMerge(k, prev, right && next ? [vma, next] : [vma]);
     if (end === vma.vmEnd) {
       absorb(k, prev, vma, where);
       if (right && next) absorb(k, prev, next, where);
@@ -225,11 +285,11 @@ export function modifyVma(k: Kernel, vma: Vma, start: number, end: number, flags
       k.counters.vmaMerges++;
       adjustVma(k, vma, end, vma.vmEnd, vma.vmPgoff + (end - vma.vmStart));
       adjustVma(k, prev, prev.vmStart, end, prev.vmPgoff);
-      if (!importSkipped(k, prev, vma)) k.design.vmaMerge(prev, vma);
     }
     return prev;
   }
   if (right && next) {
+    prepareMerge(k, next, [vma]);
     if (start === vma.vmStart) {
       absorb(k, next, vma, where);
     } else {
@@ -237,7 +297,6 @@ export function modifyVma(k: Kernel, vma: Vma, start: number, end: number, flags
       k.counters.vmaMerges++;
       adjustVma(k, vma, vma.vmStart, start, vma.vmPgoff);
       adjustVma(k, next, start, next.vmEnd, pgoffStart);
-      k.design.vmaMerge(next, vma);
     }
     return next;
   }

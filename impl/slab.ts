@@ -3,6 +3,7 @@
  * live objects per kind, charges their size on ILP32 and LP64, and poisons what is freed.
  * This gives each design its memory accounting and the leak check (I9) for free.
  */
+import { type Allocator, neverFails } from "./alloc.js";
 import { assert, isFreed, poison } from "./assert.js";
 
 /** Bytes of one structure on a 32-bit (i386) and a 64-bit (x86_64) kernel. */
@@ -33,10 +34,25 @@ export class Slab {
   private peakBytes32 = 0;
   private peakBytes64 = 0;
 
+  /** The kernel's allocator (impl/alloc.ts), set when the design joins a kernel. */
+  allocator: Allocator = neverFails;
+
   constructor(readonly sizes: Readonly<Record<string, StructSize>>) {}
 
-  /** kernel: kmem_cache_alloc() */
+  /**
+   * kernel: kmem_cache_alloc(). May fail (AllocFailure) before anything is counted: call it
+   * before the object is linked anywhere.
+   */
   alloc<T extends object>(kind: string, obj: T): T {
+    this.allocator.allocate(kind);
+    return this.charge(kind, obj);
+  }
+
+  /**
+   * Account a structure that is not allocated on its own (fields a design adds to struct
+   * vm_area_struct): charged like an allocation, never fails.
+   */
+  charge<T extends object>(kind: string, obj: T): T {
     const size = this.sizes[kind];
     assert(size !== undefined, "KERNEL", () => `slab: unknown structure kind ${kind}`);
     const n = (this.live.get(kind) ?? 0) + 1;

@@ -3,9 +3,14 @@
  * mm/mlock.c, kernel/fork.c, kernel/exit.c), with rmapcheck's argument rules: the same rules
  * the reference model states in model/semantic.ts (docs/semantics.md lists where they
  * deliberately differ from Linux, e.g. mprotect over a hole changes nothing).
+ *
+ * A failed allocation (impl/alloc.ts) unwinds to execSyscall, which returns -ENOMEM; what
+ * each syscall leaves behind is docs/semantics.md's "Allocation failures": fork, mmap and
+ * munmap change nothing, mprotect / mlock / munlock stop at the vma that failed.
  */
 import type { Cmd, Outcome } from "../model/commands.js";
-import { assert } from "./assert.js";
+import { AllocFailure } from "./alloc.js";
+import { assert, poison } from "./assert.js";
 import type { Kernel } from "./kernel.js";
 import {
   absorb,
@@ -16,6 +21,8 @@ import {
   mergeable,
   modifyVma,
   nextVma,
+  preallocVmi,
+  prepareMerge,
   rangeFree,
   rangeMapped,
   removeVma,
@@ -30,6 +37,15 @@ const ok: Outcome = { kind: "ok" };
 const errno = (e: "EINVAL" | "ENOMEM" | "EFAULT"): Outcome => ({ kind: "errno", errno: e });
 
 export function execSyscall(k: Kernel, c: Cmd): Outcome {
+  try {
+    return dispatch(k, c);
+  } catch (e) {
+    if (e instanceof AllocFailure) return errno("ENOMEM");
+    throw e;
+  }
+}
+
+function dispatch(k: Kernel, c: Cmd): Outcome {
   if (c.op === "truncate") return sysTruncate(k, c.file, c.size);
   if (c.op === "reclaim") {
     let freed = 0;
@@ -95,10 +111,13 @@ function sysMmap(k: Kernel, mm: Mm, c: Extract<Cmd, { op: "mmap" }>): Outcome {
   const pgoff = c.pgoff ?? 0;
   if (file && (!Number.isInteger(pgoff) || pgoff < 0)) return errno("EINVAL");
   let addr: number;
+  let replaced: Vma[] = [];
   if (c.fixed) {
     if (c.addr < k.world.mmapBase || c.addr + c.len > k.world.vpnLimit) return errno("EINVAL");
     addr = c.addr;
-    doMunmap(k, mm, addr, addr + c.len);
+    // kernel: vms_gather_munmap_vmas(): split at the edges; the old vmas stay mapped until
+    // the new one is in place, so a failure below (vms_abort_munmap_vmas) leaves them (6.12).
+    replaced = splitAround(k, mm, addr, addr + c.len);
   } else {
     const found = unmappedArea(k, mm, c.addr, c.len);
     if (found === undefined) return errno("ENOMEM");
@@ -107,7 +126,16 @@ function sysMmap(k: Kernel, mm: Mm, c: Extract<Cmd, { op: "mmap" }>): Outcome {
   const flags = VM_READ | (c.prot === "rw" ? VM_WRITE : 0) | (c.kind === "shared-file" ? VM_SHARED : 0);
   // A fresh anon vma's pgoff is its start (kernel: do_mmap, pgoff = addr >> PAGE_SHIFT).
   const nw = new Vma(mm, addr, addr + c.len, file ? pgoff : addr, flags, file);
-  if (!mergeNew(k, nw)) insertVma(k, nw);
+  if (!mergeNew(k, nw)) {
+    k.allocator.allocate("vm_area_struct"); // kernel: __mmap_new_vma() → vm_area_alloc()
+    preallocVmi(k);
+    insertVma(k, nw);
+  }
+  // kernel: vms_complete_munmap_vmas(): now the old mappings go.
+  for (const old of replaced) {
+    k.zapRange(old, old.vmStart, old.vmEnd, "mmap(MAP_FIXED)");
+    removeVma(k, old, "mmap(MAP_FIXED)");
+  }
   return { kind: "addr", addr };
 }
 
@@ -125,17 +153,25 @@ function changeFlags(k: Kernel, mm: Mm, addr: number, len: number, mask: number,
   const end = addr + len;
   if (!rangeMapped(mm, addr, end)) return errno("ENOMEM");
   let at = addr;
-  while (at < end) {
-    const vma = findVma(mm, at) as Vma;
-    const upto = Math.min(end, vma.vmEnd);
-    modifyVma(k, vma, at, upto, (vma.vmFlags & ~mask) | bits);
-    at = upto;
-  }
-  if (mask === VM_WRITE && bits === 0) {
-    // kernel: change_protection(): existing PTEs lose write permission.
-    for (let a = addr; a < end; a++) {
-      const pte = mm.pt.get(a);
-      if (pte?.kind === "present") pte.writable = false;
+  try {
+    while (at < end) {
+      const vma = findVma(mm, at) as Vma;
+      const upto = Math.min(end, vma.vmEnd);
+      modifyVma(k, vma, at, upto, (vma.vmFlags & ~mask) | bits);
+      at = upto;
+    }
+  } catch (e) {
+    // Linux changes the range vma by vma (mprotect_fixup, mlock_fixup) and stops at the
+    // first that fails: [addr, at) keeps its new flags. The model takes `at` from here.
+    if (e instanceof AllocFailure) k.allocator.stoppedAt = at;
+    throw e;
+  } finally {
+    if (mask === VM_WRITE && bits === 0) {
+      // kernel: change_protection(): existing PTEs of the changed part lose write permission.
+      for (let a = addr; a < at; a++) {
+        const pte = mm.pt.get(a);
+        if (pte?.kind === "present") pte.writable = false;
+      }
     }
   }
   return ok;
@@ -241,40 +277,72 @@ function growLast(k: Kernel, mm: Mm, at: number, by: number): void {
   assert(vma !== undefined && vma.vmEnd === at, "KERNEL", () => `mremap: no vma ends at ${at}`);
   adjustVma(k, vma, vma.vmStart, vma.vmEnd + by, vma.vmPgoff);
   const next = nextVma(mm, vma);
-  if (next && mergeable(k, vma, next)) absorb(k, vma, next, "mremap expand");
+  if (next && mergeable(k, vma, next)) {
+    prepareMerge(k, vma, [next]);
+    absorb(k, vma, next, "mremap expand");
+  }
 }
 
-/** kernel: dup_mmap() + copy_page_range(). The child's vmas lose VM_LOCKED. */
+/**
+ * kernel: dup_mm() → dup_mmap() + copy_page_range(). The child's vmas lose VM_LOCKED. On
+ * ENOMEM the half-built child is torn down as exit_mmap() would (dup_mmap's error path, then
+ * mmput()); the parent keeps its PTEs write-protected, which no process can observe.
+ */
 function sysFork(k: Kernel, parent: Mm, childId: number): void {
+  k.allocator.allocate("mm_struct"); // kernel: allocate_mm()
   const child = new Mm(childId);
   k.mms.set(childId, child);
-  k.design.mmFork(parent, child);
-  for (const pv of parent.vmas) {
-    const cv = new Vma(child, pv.vmStart, pv.vmEnd, pv.vmPgoff, pv.vmFlags & ~VM_LOCKED, pv.vmFile);
-    child.vmas.push(cv);
-    if (cv.vmFile) {
-      cv.vmFile.iMmap.insert(cv); // __vma_link_file(): every era keeps i_mmap (truncate uses it)
-      k.counters.forkRmapOps++;
-    }
+  try {
+    k.design.mmFork(parent, child);
+  } catch (e) {
+    k.mms.delete(childId); // the design undid its own part (dup_rmap's failure)
+    throw e;
+  }
+  try {
+    if (k.vmaPrealloc) k.allocator.allocate("maple_node"); // kernel: __mt_dup() (6.8+)
+    for (const pv of parent.vmas) dupVma(k, pv, child);
+  } catch (e) {
+    if (e instanceof AllocFailure) sysExit(k, child);
+    throw e;
+  }
+}
+
+/** One vma of dup_mmap(): vm_area_dup(), anon_vma_fork(), link, copy_page_range(). */
+function dupVma(k: Kernel, pv: Vma, child: Mm): void {
+  k.allocator.allocate("vm_area_struct"); // kernel: vm_area_dup()
+  const cv = new Vma(child, pv.vmStart, pv.vmEnd, pv.vmPgoff, pv.vmFlags & ~VM_LOCKED, pv.vmFile);
+  child.vmas.push(cv);
+  if (cv.vmFile) {
+    cv.vmFile.iMmap.insert(cv); // __vma_link_file(): every era keeps i_mmap (truncate uses it)
+    k.counters.forkRmapOps++;
+  }
+  try {
     k.design.vmaFork(pv, cv);
-    if (pv.vmFlags & VM_SHARED) continue; // shared mappings refault from the page cache
-    for (let addr = pv.vmStart; addr < pv.vmEnd; addr++) {
-      const pte = parent.pt.get(addr);
-      if (!pte) continue;
-      if (pte.kind === "swap") {
-        const entry = k.swap.get(pte.slot);
-        assert(entry !== undefined, "KERNEL", () => `fork: swap PTE to free slot ${pte.slot}`);
-        entry.count++;
-        child.pt.set(addr, { kind: "swap", slot: pte.slot });
-        continue;
-      }
-      const page = k.pageAt(pte.pfn) as Page;
-      k.design.pageDupAtFork(page, pv, cv, addr);
-      pte.writable = false; // both sides copy-on-write
-      child.pt.set(addr, { kind: "present", pfn: pte.pfn, writable: false, dirty: pte.dirty, young: pte.young });
-      page.mapcount++;
-      page.count++;
+  } catch (e) {
+    // kernel: fail_nomem_anon_vma_fork: anon_vma_fork() unwound itself; the vma is freed
+    // without unlink_anon_vmas().
+    child.vmas.pop();
+    if (cv.vmFile) cv.vmFile.iMmap.remove(cv);
+    poison(cv, "vm_area_struct", "dup_mmap (ENOMEM)");
+    throw e;
+  }
+  if (pv.vmFlags & VM_SHARED) return; // shared mappings refault from the page cache
+  for (let addr = pv.vmStart; addr < pv.vmEnd; addr++) {
+    const pte = pv.mm.pt.get(addr);
+    if (!pte) continue;
+    if (pte.kind === "swap") {
+      const entry = k.swap.get(pte.slot);
+      assert(entry !== undefined, "KERNEL", () => `fork: swap PTE to free slot ${pte.slot}`);
+      entry.count++;
+      child.pt.set(addr, { kind: "swap", slot: pte.slot });
+      continue;
     }
+    const page = k.pageAt(pte.pfn) as Page;
+    k.design.pageDupAtFork(page, pv, cv, addr);
+    pte.writable = false; // both sides copy-on-write
+    child.pt.set(addr, { kind: "present", pfn: pte.pfn, writable: false, dirty: pte.dirty, young: pte.young });
+    page.mapcount++;
+    page.count++;
   }
 }
 

@@ -7,6 +7,7 @@
  * That keeps each design's walk free of iterator-invalidation concerns; the kernel's
  * equivalent holds the rmap lock across both.
  */
+import { AllocFailure } from "./alloc.js";
 import { assert } from "./assert.js";
 import type { Kernel } from "./kernel.js";
 import { type File, PG_anon, PG_dirty, PG_locked, PG_swapcache, type Page, type Vma, VM_LOCKED } from "./types.js";
@@ -126,7 +127,14 @@ export function migratePage(k: Kernel, page: Page): boolean {
   if (page.flags & PG_locked) return false;
   page.flags |= PG_locked;
   const found = rmapWalk(k, page);
-  const nw = k.allocPage();
+  let nw: Page;
+  try {
+    nw = k.allocPage();
+  } catch (e) {
+    page.flags &= ~PG_locked;
+    if (e instanceof AllocFailure) return false; // -ENOMEM: the page stays where it is
+    throw e;
+  }
   page.flags &= ~PG_locked;
   k.frameData[nw.pfn] = k.frameData[page.pfn] as number;
   nw.flags = page.flags & (PG_anon | PG_dirty);

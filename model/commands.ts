@@ -10,6 +10,10 @@
  * Units: addresses and lengths are in pages (PAGE_SHIFT = 12 implied); `pgoff` is a file
  * offset in pages. Process ids (`mm`) are small integers; `fork` names the child's id
  * explicitly so that removing an earlier command while shrinking never renumbers processes.
+ *
+ * `failAlloc: n` on fork, mmap, munmap, mprotect, mlock, munlock, read, write and migrate
+ * makes the command's n-th allocation fail (impl/alloc.ts), as fault injection would: part of
+ * the command, so it is generated, shrunk, printed and replayed like any other argument.
  */
 
 /** A process (one mm_struct). mm1 is the first process of every run. */
@@ -22,8 +26,13 @@ export type FileId = number;
 export type Prot = "r" | "rw";
 export type MapKind = "anon" | "private-file" | "shared-file";
 
+/** The failure point of a command that allocates: its n-th allocation (1-based) fails. */
+interface MayFail {
+  failAlloc?: number;
+}
+
 export type Cmd =
-  | {
+  | ({
       op: "mmap";
       mm: MmId;
       addr: Vpn;
@@ -34,9 +43,9 @@ export type Cmd =
       fixed: boolean;
       file?: FileId;
       pgoff?: number;
-    }
-  | { op: "munmap"; mm: MmId; addr: Vpn; len: number }
-  | { op: "mprotect"; mm: MmId; addr: Vpn; len: number; prot: Prot }
+    } & MayFail)
+  | ({ op: "munmap"; mm: MmId; addr: Vpn; len: number } & MayFail)
+  | ({ op: "mprotect"; mm: MmId; addr: Vpn; len: number; prot: Prot } & MayFail)
   | {
       op: "mremap";
       mm: MmId;
@@ -49,17 +58,17 @@ export type Cmd =
       newAddr?: Vpn;
     }
   | { op: "madvise"; mm: MmId; addr: Vpn; len: number; advice: "dontneed" }
-  | { op: "mlock"; mm: MmId; addr: Vpn; len: number }
-  | { op: "munlock"; mm: MmId; addr: Vpn; len: number }
-  | { op: "fork"; mm: MmId; child: MmId }
+  | ({ op: "mlock"; mm: MmId; addr: Vpn; len: number } & MayFail)
+  | ({ op: "munlock"; mm: MmId; addr: Vpn; len: number } & MayFail)
+  | ({ op: "fork"; mm: MmId; child: MmId } & MayFail)
   | { op: "exit"; mm: MmId }
-  | { op: "read"; mm: MmId; addr: Vpn }
-  | { op: "write"; mm: MmId; addr: Vpn; token: number }
+  | ({ op: "read"; mm: MmId; addr: Vpn } & MayFail)
+  | ({ op: "write"; mm: MmId; addr: Vpn; token: number } & MayFail)
   | { op: "truncate"; file: FileId; size: number }
   /** Swap out the page mapped at (mm, addr), unmapping it through the design's walk. */
   | { op: "swapout"; mm: MmId; addr: Vpn }
   /** Migrate the page mapped at (mm, addr) to another frame through the design's walk. */
-  | { op: "migrate"; mm: MmId; addr: Vpn }
+  | ({ op: "migrate"; mm: MmId; addr: Vpn } & MayFail)
   /** Memory pressure: run the reclaim clock until `pages` pages are freed (or it gives up). */
   | { op: "reclaim"; pages: number };
 
@@ -97,6 +106,19 @@ export type Outcome =
   | { kind: "skip"; why: string }
   /** Kernel-internal events report what they did; never compared with the model. */
   | { kind: "internal"; what: string };
+
+/** The ops that may carry a failure point (`failAlloc`). */
+export const failableOps: ReadonlySet<Op> = new Set<Op>(["mmap", "munmap", "mprotect", "mlock", "munlock", "fork", "read", "write", "migrate"]);
+
+/** The command's failure point, if any. */
+export const failAllocOf = (c: Cmd): number | undefined => (c as MayFail).failAlloc;
+
+/** 1st, 2nd, 3rd, 4th… */
+export function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th");
+  return `${n}${suffix}`;
+}
 
 export const isInvisible = (c: Cmd): boolean => c.op === "swapout" || c.op === "migrate" || c.op === "reclaim";
 
@@ -146,6 +168,11 @@ const range = (addr: number, len: number) => `${hex(addr)}+${len}`;
 
 /** A command as a syscall, the way reports and logs print it (STYLE item 6). */
 export function cmdToString(c: Cmd): string {
+  const n = failAllocOf(c);
+  return n === undefined ? syscallToString(c) : `${syscallToString(c)} with the ${ordinal(n)} allocation failing`;
+}
+
+function syscallToString(c: Cmd): string {
   switch (c.op) {
     case "mmap": {
       const flags = [c.kind === "shared-file" ? "SHARED" : "PRIVATE"];

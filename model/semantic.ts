@@ -77,18 +77,62 @@ type Draft = { mms: Record<MmId, Record<number, MPage>>; files: { size: number; 
 /** A model state the search loop owns and changes in place (never shared, never kept). */
 export type MutableModelState = ModelState & { readonly __mutable: true };
 
+/**
+ * A command whose failure point was reached (its `failAlloc`-th allocation failed). Whether
+ * the kernel makes that many allocations depends on the design, not on what a process sees,
+ * so the model takes it from the kernel, with how far a range command got: `stoppedAt`, the
+ * first page mprotect / mlock / munlock did not change (-1 for other commands).
+ */
+export interface AllocFailed {
+  readonly stoppedAt: number;
+}
+
 /** Apply one command: the new state and what the caller observes. */
-export function applyCmd(world: World, state: ModelState, cmd: Cmd): { state: ModelState; outcome: Outcome } {
+export function applyCmd(world: World, state: ModelState, cmd: Cmd, failed?: AllocFailed): { state: ModelState; outcome: Outcome } {
   let outcome: Outcome = ok;
   const next = produce(state as Draft, (d) => {
-    outcome = step(world, d, cmd);
+    outcome = failed ? stepFailed(world, d, cmd, failed) : step(world, d, cmd);
   }) as ModelState;
   return { state: next, outcome };
 }
 
 /** Apply one command to a state owned by the caller, changing it: what the caller observes. */
-export function applyCmdInPlace(world: World, state: MutableModelState, cmd: Cmd): Outcome {
-  return step(world, state as unknown as Draft, cmd);
+export function applyCmdInPlace(world: World, state: MutableModelState, cmd: Cmd, failed?: AllocFailed): Outcome {
+  return failed ? stepFailed(world, state as unknown as Draft, cmd, failed) : step(world, state as unknown as Draft, cmd);
+}
+
+/** The outcome if the command does not apply to this state (its process does not exist). */
+export function skipOf(state: ModelState, c: Cmd): Outcome | undefined {
+  if (!("mm" in c)) return undefined;
+  if (!state.mms[c.mm]) return { kind: "skip", why: `no mm${c.mm}` };
+  if (c.op === "fork" && state.mms[c.child]) return { kind: "skip", why: `mm${c.child} exists` };
+  return undefined;
+}
+
+/**
+ * What a process observes when an allocation of its command fails (docs/semantics.md,
+ * "Allocation failures"): fork, mmap and munmap return ENOMEM and change nothing; mprotect,
+ * mlock and munlock change [addr, stoppedAt) and return ENOMEM; a fault (read, write) is
+ * retried after VM_FAULT_OOM and succeeds, so it observes what it would have anyway;
+ * migration is invisible either way.
+ */
+function stepFailed(w: World, d: Draft, c: Cmd, failed: AllocFailed): Outcome {
+  switch (c.op) {
+    case "fork":
+    case "mmap":
+    case "munmap":
+      return errno("ENOMEM");
+    case "mprotect":
+    case "mlock":
+    case "munlock": {
+      const at = failed.stoppedAt;
+      if (!Number.isInteger(at) || at < c.addr || at >= c.addr + c.len) return { kind: "internal", what: `progress ${at} outside the range` };
+      if (at > c.addr) step(w, d, { ...c, len: at - c.addr });
+      return errno("ENOMEM");
+    }
+    default:
+      return step(w, d, c);
+  }
 }
 
 /** A private deep copy of a state (MPage objects are never changed in place, so they are shared). */

@@ -5,9 +5,14 @@
  * processes, addresses inside or at the edges of existing mappings, pages that were written.
  * fast-check shrinks the plan; the resolved commands are plain data (model/commands.ts), and
  * that is what is printed, saved and replayed.
+ *
+ * With allocation-failure injection on (`failAlloc` > 0), the plan also draws, per choice, a
+ * failure point: a command that allocates may get `failAlloc: n`, its n-th allocation failing.
+ * The draw shrinks towards no failure and towards the first allocation. Off, the plan is drawn
+ * exactly as before, so existing seeds give the same sequences.
  */
 import fc from "fast-check";
-import { type Cmd, type MapKind, type Op, allOps } from "../model/commands.js";
+import { type Cmd, type MapKind, type Op, allOps, failableOps } from "../model/commands.js";
 import type { ModelState } from "../model/semantic.js";
 import type { World } from "../model/world.js";
 
@@ -20,7 +25,22 @@ export interface Plan {
   readonly choices: readonly Choice[];
   /** Seed for the order in which the surviving processes exit at the end. */
   readonly exitSeed: number;
+  /** Injection on: this run's failure rate (swarm: 0 in some runs) and a draw per choice. */
+  readonly failRate?: number;
+  readonly fails?: readonly FailDraw[];
 }
+
+/**
+ * [r, x]: choice i fails when r falls in the top failRate of [0, failScale), at allocation
+ * n = 1 + ⌊failAllocMax · (x / failScale)²⌋: skewed to the first few (half the draws are 1–3,
+ * where a fault's or a merge's allocations are), yet reaching a fork's later ones.
+ */
+export type FailDraw = readonly [number, number];
+
+/** Resolution of the failure draw. */
+const failScale = 10_000;
+/** The latest allocation a failure point names (a fork of a full mm makes a few dozen). */
+export const failAllocMax = 12;
 
 /** Default weights: writes and forks dominate, since sharing is where rmap designs break. */
 export const defaultWeights: Readonly<Record<Op, number>> = {
@@ -46,6 +66,8 @@ export interface PlanOptions {
   readonly maxCommands: number;
   /** Swarm testing: random per-run weights. */
   readonly swarm: boolean;
+  /** Probability that a command which allocates gets a failure point (0 or absent: off). */
+  readonly failAlloc?: number;
 }
 
 const choiceArb = fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat());
@@ -60,11 +82,30 @@ export function planArbitrary(opts: PlanOptions): fc.Arbitrary<Plan> {
         .array(fc.boolean(), { minLength: allOps.length, maxLength: allOps.length })
         .map((on) => base.map((w, i) => (on[i] || alwaysOn.includes(allOps[i] as Op) ? w : 0)))
     : fc.constant(base);
-  return fc.record({
+  const plan = fc.record({
     weights,
     choices: fc.array(choiceArb, { minLength: Math.floor(opts.maxCommands / 3), maxLength: opts.maxCommands, size: "max" }),
     exitSeed: fc.nat(),
   });
+  const p = opts.failAlloc ?? 0;
+  if (p <= 0) return plan;
+  // Swarm: injection is off in some runs altogether (the boolean shrinks to off).
+  const failRate = opts.swarm ? fc.boolean().map((on) => (on ? p : 0)) : fc.constant(p);
+  const fails = fc.array(fc.tuple(fc.nat({ max: failScale - 1 }), fc.nat({ max: failScale - 1 })), {
+    minLength: opts.maxCommands,
+    maxLength: opts.maxCommands,
+  });
+  return fc.record({ plan, failRate, fails }).map(({ plan: base, failRate: rate, fails: draws }) => ({ ...base, failRate: rate, fails: draws }));
+}
+
+/** The command resolved from choice i, with the failure point the plan draws for it, if any. */
+export function withFailure(plan: Plan, i: number, cmd: Cmd): Cmd {
+  const rate = plan.failRate ?? 0;
+  const draw = plan.fails?.[i];
+  if (rate <= 0 || draw === undefined || !failableOps.has(cmd.op)) return cmd;
+  if (draw[0] < failScale * (1 - rate)) return cmd;
+  const u = draw[1] / failScale;
+  return { ...cmd, failAlloc: 1 + Math.floor(failAllocMax * u * u) } as Cmd;
 }
 
 /** mmap's kinds, by c % 4: anonymous twice as often as either file kind. */

@@ -2,8 +2,17 @@
  * The one interpreter: applies each command to the reference model and to kernel+design,
  * compares what the caller observes, and runs the checkers after the step.
  */
-import { type Cmd, type Outcome, cmdToString, isInvisible, outcomeToString, sameOutcome } from "../model/commands.js";
-import { type ModelState, type MutableModelState, applyCmd, applyCmdInPlace, initialState, mutableCopy } from "../model/semantic.js";
+import { type Cmd, type Outcome, cmdToString, failAllocOf, isInvisible, outcomeToString, sameOutcome } from "../model/commands.js";
+import {
+  type AllocFailed,
+  type ModelState,
+  type MutableModelState,
+  applyCmd,
+  applyCmdInPlace,
+  initialState,
+  mutableCopy,
+  skipOf,
+} from "../model/semantic.js";
 import { type World, defaultWorld, initMm } from "../model/world.js";
 import { InvariantError } from "../impl/assert.js";
 import type { DesignInfo } from "../impl/design.js";
@@ -82,11 +91,40 @@ export class Session {
   }
 
   /** The model half of a step, persistent or in place (same definition: model/semantic.ts step). */
-  private applyModel(cmd: Cmd): Outcome {
-    if (!this.history) return applyCmdInPlace(this.world, this.state as MutableModelState, cmd);
-    const m = applyCmd(this.world, this.state, cmd);
+  private applyModel(cmd: Cmd, failed?: AllocFailed): Outcome {
+    if (!this.history) return applyCmdInPlace(this.world, this.state as MutableModelState, cmd, failed);
+    const m = applyCmd(this.world, this.state, cmd, failed);
     this.state = m.state;
     return m.outcome;
+  }
+
+  /** The kernel half of a step: its outcome, or the violation of a crash or broken assertion. */
+  private applyKernel(cmd: Cmd): Outcome | Violation {
+    try {
+      return this.kernel.exec(cmd);
+    } catch (e) {
+      const invariant = e instanceof InvariantError ? e.invariant : "KERNEL";
+      const message = e instanceof InvariantError ? e.detail : e instanceof Error ? e.message : String(e);
+      return { invariant, message: `${cmdToString(cmd)}: ${message}` };
+    }
+  }
+
+  /**
+   * Both halves of a step. A command with a failure point runs in the kernel first: whether
+   * its failing allocation was reached, and how far a range command got, is what the model
+   * takes from the kernel (model/semantic.ts AllocFailed).
+   */
+  private applyBoth(cmd: Cmd): { model: Outcome; kernel: Outcome | Violation } {
+    if (failAllocOf(cmd) === undefined) {
+      const model = this.applyModel(cmd);
+      // The model decides what does not apply; the kernel never sees it.
+      return { model, kernel: model.kind === "skip" ? model : this.applyKernel(cmd) };
+    }
+    const skip = skipOf(this.model, cmd);
+    if (skip) return { model: this.applyModel(cmd), kernel: skip };
+    const kernel = this.applyKernel(cmd);
+    const alloc = this.kernel.allocator;
+    return { model: this.applyModel(cmd, alloc.fired ? { stoppedAt: alloc.stoppedAt } : undefined), kernel };
   }
 
   /** Apply one command to both sides; a Violation if they disagree or a checker fails. */
@@ -95,22 +133,13 @@ export class Session {
     const full = index % this.checkEvery === 0 || cmd.op === "truncate" || cmd.op === "reclaim" || cmd.op === "exit";
     const touched = !full && this.incremental ? this.touchedBefore(cmd) : undefined;
     const walks = this.kernel.counters.walks;
-    const modelOut = this.applyModel(cmd);
+    const both = this.applyBoth(cmd);
+    const modelOut = both.model;
     if (modelOut.kind !== "skip") this.census.after(this.model, cmd);
-    let kernelOut: Outcome;
-    if (modelOut.kind === "skip") {
-      kernelOut = modelOut; // the model decides what does not apply; the kernel never sees it
-    } else {
-      try {
-        kernelOut = this.kernel.exec(cmd);
-      } catch (e) {
-        kernelOut = { kind: "internal", what: "crashed" };
-        const record = { index, cmd, model: modelOut, kernel: kernelOut };
-        const invariant = e instanceof InvariantError ? e.invariant : "KERNEL";
-        const message = e instanceof InvariantError ? e.detail : e instanceof Error ? e.message : String(e);
-        return { record, violation: { invariant, message: `${cmdToString(cmd)}: ${message}` } };
-      }
+    if ("invariant" in both.kernel) {
+      return { record: { index, cmd, model: modelOut, kernel: { kind: "internal", what: "crashed" } }, violation: both.kernel };
     }
+    const kernelOut = both.kernel;
     const record = { index, cmd, model: modelOut, kernel: kernelOut };
     if (!isInvisible(cmd) && !sameOutcome(modelOut, kernelOut)) {
       return {

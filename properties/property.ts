@@ -11,12 +11,12 @@
  * printed counterexample is 1-minimal.
  */
 import fc from "fast-check";
-import type { Cmd } from "../model/commands.js";
+import { type Cmd, failAllocOf } from "../model/commands.js";
 import { type World, defaultWorld } from "../model/world.js";
 import type { DesignInfo } from "../impl/design.js";
 import type { CheckId } from "./checks.js";
 import { type CoverageCounts, RunCoverage, addCoverage, emptyCoverage } from "./coverage.js";
-import { type Plan, Resolver, exitOrder, planArbitrary } from "./generate.js";
+import { type Plan, Resolver, exitOrder, planArbitrary, withFailure } from "./generate.js";
 import { type Failure, Session, type StepRecord, runSequence } from "./interpreter.js";
 
 export interface PropertyOptions {
@@ -27,6 +27,8 @@ export interface PropertyOptions {
   readonly runs: number;
   readonly maxCommands?: number;
   readonly swarm?: boolean;
+  /** Allocation-failure injection: per command, the probability of a failure point (default 0). */
+  readonly failAlloc?: number;
   readonly world?: World;
   readonly checkEvery?: number;
   readonly incremental?: boolean;
@@ -78,9 +80,12 @@ export interface CampaignStats {
    * campaign of hours keeps a few hundred numbers, not one per run.
    */
   readonly lengths: number[];
+  /** Commands that carried a failure point, and those whose failing allocation was reached. */
+  failurePoints: number;
+  failuresFired: number;
 }
 
-export const emptyStats = (): CampaignStats => ({ ops: {}, skipped: 0, lengths: [] });
+export const emptyStats = (): CampaignStats => ({ ops: {}, skipped: 0, lengths: [], failurePoints: 0, failuresFired: 0 });
 
 /** Count `runs` runs of `length` commands in a lengths histogram. */
 function countLength(lengths: number[], length: number, runs = 1): void {
@@ -91,6 +96,8 @@ function countLength(lengths: number[], length: number, runs = 1): void {
 export function addStats(into: CampaignStats, from: CampaignStats): void {
   for (const [op, n] of Object.entries(from.ops)) into.ops[op] = (into.ops[op] ?? 0) + n;
   into.skipped += from.skipped;
+  into.failurePoints += from.failurePoints ?? 0;
+  into.failuresFired += from.failuresFired ?? 0;
   from.lengths.forEach((runs, length) => {
     countLength(into.lengths, length, runs);
   });
@@ -118,7 +125,7 @@ export const defaultShrinkBudget = 1000;
 export function executePlan(
   plan: Plan,
   opts: Pick<PropertyOptions, "design" | "mutant" | "quirks" | "world" | "checkEvery" | "incremental">,
-): { commands: Cmd[]; failure?: Failure; executed: number; skipped: number; marks: RunCoverage } {
+): { commands: Cmd[]; failure?: Failure; executed: number; skipped: number; marks: RunCoverage; fired: number } {
   const world = opts.world ?? defaultWorld;
   // Named fields, not { ...opts, history: false }: opts carries the whole property's options.
   const session = new Session(opts.design, {
@@ -146,10 +153,10 @@ export function executePlan(
   };
   const result = (failure?: Failure) => {
     marks.finish(session.kernel);
-    return { commands, failure, executed, skipped, marks };
+    return { commands, failure, executed, skipped, marks, fired: session.kernel.counters.allocFailures };
   };
-  for (const choice of plan.choices) {
-    const failure = step(resolver.resolve(session.model, choice));
+  for (const [i, choice] of plan.choices.entries()) {
+    const failure = step(withFailure(plan, i, resolver.resolve(session.model, choice)));
     if (failure) return result(failure);
   }
   // Exits in a drawn order, with a full check after each whatever the schedule (Session.apply
@@ -191,9 +198,25 @@ export function minimize(
     for (let i = best.length - 1; i >= 0; i--) {
       if (attempt([...best.slice(0, i), ...best.slice(i + 1)])) changed = true;
       else if (best[i]?.op === "fork" && attempt(foldFork(best, i))) changed = true;
+      else if (i < best.length && lowerFailure(best, i, attempt)) changed = true;
     }
   }
   return { commands: best, result: fails(best) ?? result };
+}
+
+/**
+ * A command's failure point, shrunk: dropped if the failure still shows without it, else the
+ * earliest allocation that still shows it.
+ */
+function lowerFailure(cmds: readonly Cmd[], i: number, attempt: (c: Cmd[]) => boolean): boolean {
+  const c = cmds[i] as Cmd;
+  const n = failAllocOf(c);
+  if (n === undefined) return false;
+  const { failAlloc: _dropped, ...without } = c as Cmd & { failAlloc?: number };
+  const replaced = (x: Cmd) => cmds.map((y, j) => (j === i ? x : y));
+  if (attempt(replaced(without as Cmd))) return true;
+  for (let m = 1; m < n; m++) if (attempt(replaced({ ...c, failAlloc: m } as Cmd))) return true;
+  return false;
 }
 
 /** Non-fixed mmaps that succeeded become MAP_FIXED at the address the model gave them. */
@@ -229,7 +252,7 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
   const stats = emptyStats();
   const shrinkBudget = opts.shrinkBudget ?? defaultShrinkBudget;
   let shrinkCalls = 0;
-  const property = fc.property(planArbitrary({ maxCommands, swarm: opts.swarm ?? true }), (plan) => {
+  const property = fc.property(planArbitrary({ maxCommands, swarm: opts.swarm ?? true, failAlloc: opts.failAlloc }), (plan) => {
     if (stopped) return true;
     // Past the budget every candidate "passes", which ends fast-check's shrink deterministically.
     if (first !== undefined && ++shrinkCalls > shrinkBudget) return true;
@@ -238,7 +261,11 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
       runsDone++;
       commands += r.executed;
       addCoverage(coverage, r.marks.hits);
-      for (const c of r.commands) stats.ops[c.op] = (stats.ops[c.op] ?? 0) + 1;
+      for (const c of r.commands) {
+        stats.ops[c.op] = (stats.ops[c.op] ?? 0) + 1;
+        if (failAllocOf(c) !== undefined) stats.failurePoints++;
+      }
+      stats.failuresFired += r.fired;
       stats.skipped += r.skipped;
       countLength(stats.lengths, r.commands.length);
       opts.onRun?.(runsDone, commands);

@@ -11,6 +11,8 @@ const int = z.number().int();
 const nat = int.min(0);
 const prot = z.enum(["r", "rw"]);
 const range = { mm: nat, addr: nat, len: int };
+/** A command's failure point (model/commands.ts); absent in reports older than it. */
+const mayFail = { failAlloc: int.min(1).optional() };
 
 export const cmdSchema = z.discriminatedUnion("op", [
   z.object({
@@ -21,9 +23,10 @@ export const cmdSchema = z.discriminatedUnion("op", [
     fixed: z.boolean(),
     file: nat.optional(),
     pgoff: int.optional(),
+    ...mayFail,
   }),
-  z.object({ op: z.literal("munmap"), ...range }),
-  z.object({ op: z.literal("mprotect"), ...range, prot }),
+  z.object({ op: z.literal("munmap"), ...range, ...mayFail }),
+  z.object({ op: z.literal("mprotect"), ...range, prot, ...mayFail }),
   z.object({
     op: z.literal("mremap"),
     ...range,
@@ -33,15 +36,15 @@ export const cmdSchema = z.discriminatedUnion("op", [
     newAddr: nat.optional(),
   }),
   z.object({ op: z.literal("madvise"), ...range, advice: z.literal("dontneed") }),
-  z.object({ op: z.literal("mlock"), ...range }),
-  z.object({ op: z.literal("munlock"), ...range }),
-  z.object({ op: z.literal("fork"), mm: nat, child: nat }),
+  z.object({ op: z.literal("mlock"), ...range, ...mayFail }),
+  z.object({ op: z.literal("munlock"), ...range, ...mayFail }),
+  z.object({ op: z.literal("fork"), mm: nat, child: nat, ...mayFail }),
   z.object({ op: z.literal("exit"), mm: nat }),
-  z.object({ op: z.literal("read"), mm: nat, addr: nat }),
-  z.object({ op: z.literal("write"), mm: nat, addr: nat, token: int }),
+  z.object({ op: z.literal("read"), mm: nat, addr: nat, ...mayFail }),
+  z.object({ op: z.literal("write"), mm: nat, addr: nat, token: int, ...mayFail }),
   z.object({ op: z.literal("truncate"), file: nat, size: int }),
   z.object({ op: z.literal("swapout"), mm: nat, addr: nat }),
-  z.object({ op: z.literal("migrate"), mm: nat, addr: nat }),
+  z.object({ op: z.literal("migrate"), mm: nat, addr: nat, ...mayFail }),
   z.object({ op: z.literal("reclaim"), pages: nat }),
 ]);
 
@@ -64,6 +67,8 @@ export const reportSchema = z.object({
     runs: nat,
     maxCommands: nat,
     swarm: z.boolean(),
+    /** run --fail-alloc, if the campaign injected allocation failures. */
+    failAlloc: z.number().gt(0).max(1).optional(),
     runsToFailure: nat,
     commandsToFailure: nat,
     foundLength: nat,

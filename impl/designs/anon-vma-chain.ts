@@ -185,6 +185,7 @@ class AnonVmaChainDesign implements RmapDesign {
 
   /** kernel: anon_vma_alloc(): refcount 1, its own root and parent, counters zero. */
   private anonVmaAlloc(): AnonVma {
+    this.slab.allocator.allocate("anon_vma"); // may fail (ENOMEM) before anything exists
     const av = {
       id: this.nextId++,
       refcount: 1,
@@ -198,7 +199,7 @@ class AnonVmaChainDesign implements RmapDesign {
     // 3.19's anon_vma_alloc() starts degree at 1 for the first vma or the self-parent link;
     // addChild/addActive below account for that link explicitly instead.
     this.live.add(av);
-    return this.slab.alloc("anon_vma", av);
+    return this.slab.charge("anon_vma", av);
   }
 
   private addChild(av: AnonVma, n: 1 | -1): void {
@@ -229,9 +230,8 @@ class AnonVmaChainDesign implements RmapDesign {
     this.slab.free("anon_vma", av, where);
   }
 
-  /** kernel: anon_vma_chain_link(): onto vma's list (newest first) and av's tree. */
-  private chainLink(vma: Vma, av: AnonVma): void {
-    const avc = this.slab.alloc("anon_vma_chain", new AnonVmaChain(vma, av));
+  /** kernel: anon_vma_chain_alloc() then anon_vma_chain_link(): onto vma's list (newest first) and av's tree. */
+  private chainLink(vma: Vma, av: AnonVma, avc = this.slab.alloc("anon_vma_chain", new AnonVmaChain(vma, av))): void {
     chainOf(vma).unshift(avc);
     av.rbRoot.insert(avc);
   }
@@ -242,10 +242,19 @@ class AnonVmaChainDesign implements RmapDesign {
    */
   private anonVmaClone(dst: Vma, src: Vma): number {
     const chain = chainOf(src);
-    for (let i = chain.length - 1; i >= 0; i--) {
-      const av = (chain[i] as AnonVmaChain).anonVma;
-      this.chainLink(dst, av);
-      if (dst.anonVma === null && this.reusable(av, src)) dst.anonVma = av;
+    try {
+      for (let i = chain.length - 1; i >= 0; i--) {
+        const av = (chain[i] as AnonVmaChain).anonVma;
+        this.chainLink(dst, av);
+        if (dst.anonVma === null && this.reusable(av, src)) dst.anonVma = av;
+      }
+    } catch (e) {
+      // kernel: enomem_failure. dst->anon_vma (reused above, or copied by the caller) was never
+      // counted active, so it is dropped before unlink_anon_vmas() uncounts it: 3fe89b3e2a7b
+      // (Leon Yu, 4.0) fixed the degree underflow of forgetting that (B2).
+      if (this.mutant !== "b2-clone-error-keeps-anon-vma") dst.anonVma = null;
+      this.unlinkAnonVmas(dst, "anon_vma_clone (ENOMEM)");
+      throw e;
     }
     if (dst.anonVma !== null) this.addActive(dst.anonVma as AnonVma, 1);
     return chain.length;
@@ -331,10 +340,23 @@ class AnonVmaChainDesign implements RmapDesign {
         return;
       }
       keep.anonVma = gone.anonVma;
-      this.anonVmaClone(keep, gone);
+      try {
+        this.anonVmaClone(keep, gone);
+      } catch (e) {
+        // B12, its sequential part: ->anon_vma was set before the clone could fail, and a page
+        // faulted into keep in that window kept it; d8ab9f7b644a (Jann Horn, 6.5) write-locks
+        // the vma first. The mutant leaves the assignment as the racing fault saw it.
+        if (this.mutant === "b12-dup-keeps-anon-vma") keep.anonVma = gone.anonVma;
+        throw e;
+      }
       return;
     }
     assert(keep.anonVma === gone.anonVma, "KERNEL", () => `merge of ${keep} and ${gone} with different anon_vmas`, keep, gone);
+  }
+
+  /** kernel: the unlink_anon_vmas(anon_dup) of vma_merge()'s error path (824135c46b00). */
+  vmaMergeAbort(keep: Vma): void {
+    this.vmaUnlink(keep, "vma_merge (ENOMEM)");
   }
 
   /** kernel: anon_vma_fork(child, parent). */
@@ -349,15 +371,39 @@ class AnonVmaChainDesign implements RmapDesign {
     c.forkRmapOps += cloned; // one chain object linked per anon_vma of the parent's chain
     if (child.anonVma !== null) return; // an existing anon_vma was reused
     c.forkRmapOps++;
-    const av = this.anonVmaAlloc();
+    let av: AnonVma;
+    try {
+      av = this.anonVmaAlloc();
+    } catch (e) {
+      this.forkOutError(child); // kernel: out_error
+      throw e;
+    }
     this.addActive(av, 1);
+    try {
+      this.slab.allocator.allocate("anon_vma_chain");
+    } catch (e) {
+      this.putAnonVma(av, "anon_vma_fork (ENOMEM)"); // kernel: out_error_free_anon_vma
+      this.forkOutError(child);
+      throw e;
+    }
+    const avc = this.slab.charge("anon_vma_chain", new AnonVmaChain(child, av));
     av.root = pav.root;
     av.parent = pav;
     av.root.refcount++; // kernel: get_anon_vma(anon_vma->root)
     child.anonVma = av;
-    this.chainLink(child, av);
+    this.chainLink(child, av, avc);
     this.addChild(pav, 1);
     c.objectsAllocatedAtFork += 2;
+  }
+
+  /**
+   * anon_vma_fork()'s out_error: the chain the clone gave the child is unlinked, since
+   * dup_mmap frees the vma without unlink_anon_vmas(). The mutant "fork-error-keeps-chain"
+   * (rmapcheck's own, H5) forgets it: the chain objects stay on the anon_vmas' trees,
+   * pointing at a freed vma.
+   */
+  private forkOutError(child: Vma): void {
+    if (this.mutant !== "fork-error-keeps-chain") this.unlinkAnonVmas(child, "anon_vma_fork (ENOMEM)");
   }
 
   /**
@@ -382,6 +428,10 @@ class AnonVmaChainDesign implements RmapDesign {
   anonPrepare(vma: Vma): void {
     if (vma.anonVma !== null) return;
     const c = this.k.counters;
+    // The chain object is allocated first, then the anon_vma; when that fails the chain
+    // object is freed (kernel: out_enomem_free_avc; here it was never charged) and the fault
+    // returns VM_FAULT_OOM.
+    this.slab.allocator.allocate("anon_vma_chain");
     let av = this.findMergeableAnonVma(vma);
     if (av === undefined) {
       av = this.anonVmaAlloc();
@@ -389,7 +439,7 @@ class AnonVmaChainDesign implements RmapDesign {
       c.objectsAllocatedAtFault++;
     }
     vma.anonVma = av;
-    this.chainLink(vma, av);
+    this.chainLink(vma, av, this.slab.charge("anon_vma_chain", new AnonVmaChain(vma, av)));
     this.addActive(av, 1);
     c.objectsAllocatedAtFault++;
   }
@@ -656,7 +706,11 @@ export function makeAnonVmaChain(
       rule === "6.0"
         ? "anon_vma per forking vma, chains of anon_vmas per vma, interval trees; 6.0 reuse rule"
         : "anon-vma-chain with the 3.19–5.19 degree-based reuse at fork (CVE-2022-42703)",
-    mutants: rule === "6.0" ? ["b4-youngest-anon-vma", "b5-prepare-reuses-nonsingular"] : ["clone-before-assign"],
+    mutants:
+      rule === "6.0"
+        ? ["b4-youngest-anon-vma", "b5-prepare-reuses-nonsingular", "b12-dup-keeps-anon-vma", "fork-error-keeps-chain"]
+        : ["clone-before-assign", "b2-clone-error-keeps-anon-vma"],
+    vmaPrealloc: rule === "6.0",
     create: (k, mutant) => new AnonVmaChainDesign(k, rule, createIMmap, mutant),
   };
 }

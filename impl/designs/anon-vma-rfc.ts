@@ -139,7 +139,7 @@ class AnonVmaRfcDesign implements RmapDesign {
 
   /** A split piece or an mremap copy joins its anon_vma, if the original had one. */
   vmaLink(vma: Vma): void {
-    vma.rmap = this.slab.alloc("vma anon_vma fields", { vma: vma.oid });
+    vma.rmap = this.slab.charge("vma anon_vma fields", { vma: vma.oid });
     const av = vma.anonVma as AnonVma | null;
     if (av !== null) this.anonVmaLink(vma, av);
   }
@@ -168,12 +168,13 @@ class AnonVmaRfcDesign implements RmapDesign {
    * first on its list, then the child. (Shared vmas never hold anonymous pages.)
    */
   vmaFork(parent: Vma, child: Vma): void {
-    child.rmap = this.slab.alloc("vma anon_vma fields", { vma: child.oid });
-    if (parent.vmFlags & VM_SHARED) return;
-    if (parent.anonVma === null) {
+    // The allocation first: if it fails (ENOMEM) the child vma has nothing to undo.
+    if (!(parent.vmFlags & VM_SHARED) && parent.anonVma === null) {
       this.anonVmaLink(parent, this.anonVmaAlloc());
       this.k.counters.forkRmapOps++;
     }
+    child.rmap = this.slab.charge("vma anon_vma fields", { vma: child.oid });
+    if (parent.vmFlags & VM_SHARED) return;
     this.anonVmaLink(child, parent.anonVma as AnonVma);
     this.k.counters.forkRmapOps++;
   }

@@ -179,7 +179,7 @@ class AnonVmaDesign implements RmapDesign {
 
   /** The vma's anon_vma_node + anon_vma fields, charged for every vma that exists. */
   private chargeVmaFields(vma: Vma): void {
-    vma.rmap = this.slab.alloc("vma anon_vma fields", { vma: vma.oid });
+    vma.rmap = this.slab.charge("vma anon_vma fields", { vma: vma.oid });
   }
 
   mmInit(): void {}

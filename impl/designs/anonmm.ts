@@ -132,9 +132,9 @@ class AnonmmDesign implements RmapDesign {
   // --- struct anonmm lifecycle -------------------------------------------------------------
 
   private alloc(mm: Mm, head: Anonmm | null, count: number): Anonmm {
-    const a = new Anonmm(this.nextId++, mm, head, count);
+    const a = this.slab.alloc("anonmm", new Anonmm(this.nextId++, mm, head, count)); // may fail: nothing is linked yet
     this.live.add(a);
-    mm.rmap = this.slab.alloc("anonmm", a);
+    mm.rmap = a;
     return a;
   }
 

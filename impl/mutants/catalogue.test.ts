@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { huntOne } from "../../cli/hunt.js";
-import { cmdToString } from "../../model/commands.js";
+import { type Cmd, cmdToString } from "../../model/commands.js";
 import { runSequence } from "../../properties/interpreter.js";
 import { findDesign } from "../designs/index.js";
 import { catalogue, mutantLabel } from "./catalogue.js";
@@ -23,6 +23,18 @@ describe("mutant catalogue: known sequences", () => {
       const good = runSequence(correct, m.minimal);
       expect(good.failure?.message).toBeUndefined();
     });
+    if (m.failAlloc !== undefined) {
+      it(`${m.id} ${mutantLabel(m)}: without its failure point the known sequence passes on the mutant`, () => {
+        const design = findDesign(m.design);
+        if (!design) throw new Error(m.design);
+        const plain = m.minimal.map((c) => {
+          const { failAlloc: _n, ...rest } = c as Cmd & { failAlloc?: number };
+          return rest as Cmd;
+        });
+        const r = runSequence(design, plain, { mutant: m.mutant, quirks: m.quirks });
+        expect(r.failure?.message).toBeUndefined();
+      });
+    }
   }
 });
 

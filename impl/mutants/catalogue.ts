@@ -27,6 +27,11 @@ export interface MutantEntry {
   readonly minimal: readonly Cmd[];
   /** Found fast enough to hunt in `npm test`. */
   readonly quick: boolean;
+  /**
+   * A bug on an error path: the probability of a failure point per command with which it is
+   * hunted (`run --fail-alloc`); its known sequence carries its failure point as data.
+   */
+  readonly failAlloc?: number;
 }
 
 const anon = (mm: number, addr: number, len: number): Cmd => ({ op: "mmap", mm, addr, len, kind: "anon", prot: "rw", fixed: true });
@@ -41,6 +46,9 @@ const importMerge: readonly Cmd[] = [
   w(1, 2, 1),
   { op: "mprotect", mm: 1, addr: 2, len: 1, prot: "r" },
 ];
+
+/** The same four commands with the mprotect's n-th allocation failing (dup_anon_vma, then the maple tree). */
+const importMergeFailing = (n: number): readonly Cmd[] => [...importMerge.slice(0, 3), { ...(importMerge[3] as Cmd), failAlloc: n } as Cmd];
 
 export const catalogue: MutantEntry[] = [
   {
@@ -233,6 +241,58 @@ export const catalogue: MutantEntry[] = [
     invariants: ["I8"],
     minimal: importMerge,
     quick: true,
+  },
+  {
+    id: "B2",
+    design: "anon-vma-chain-3.19",
+    mutant: "b2-clone-error-keeps-anon-vma",
+    correct: "anon-vma-chain-3.19",
+    title: "anon_vma_clone's error path uncounts a dst->anon_vma it never counted (degree underflow)",
+    story:
+      "3.19 (7a3ef208e662) counted in anon_vma->degree the vmas using an anon_vma, incremented at the end of a successful anon_vma_clone() and decremented by unlink_anon_vmas(). When a chain object allocation failed, the clone's enomem_failure path called unlink_anon_vmas(dst) with dst->anon_vma still set (copied by __split_vma, or reused at fork), decrementing a degree it had never incremented. Leon Yu's 3fe89b3e2a7b (\"mm: fix anon_vma->degree underflow in anon_vma endless growing prevention\", 4.0) sets dst->anon_vma = NULL first. Here the split of a munmap fails at its second allocation (the vma is the first, the chain object the second).",
+    invariants: ["I8"],
+    minimal: [anon(1, 1, 2), w(1, 2, 1), { op: "munmap", mm: 1, addr: 2, len: 1, failAlloc: 2 }],
+    quick: true,
+    failAlloc: 0.6,
+  },
+  {
+    id: "B12",
+    design: "anon-vma-chain",
+    mutant: "b12-dup-keeps-anon-vma",
+    correct: "anon-vma-chain",
+    title: "dup_anon_vma sets ->anon_vma before the clone that can fail (sequential part)",
+    story:
+      "dup_anon_vma() assigned dst->anon_vma = src->anon_vma before anon_vma_clone(); until the clone failed and reset it, a page fault under the per-VMA lock could install pages in dst under an anon_vma dst's chain did not hold, and that anon_vma could later be freed under them (use-after-free). Jann Horn's d8ab9f7b644a (\"mm: lock VMA in dup_anon_vma() before setting ->anon_vma\", 6.5) write-locks dst first. The race itself needs the interleaving mode; its sequential part is the state it leaves: the mutant keeps the assignment when the clone fails, so dst holds an anon_vma it is not chained to (I6) and a fault there maps pages under it. Here the lower, never-faulted vma absorbs the upper one and the clone's chain object allocation (the first) fails.",
+    invariants: ["I6", "I4", "I8"],
+    minimal: importMergeFailing(1),
+    quick: false,
+    failAlloc: 0.6,
+  },
+  {
+    id: "B13",
+    design: "anon-vma-chain",
+    quirks: ["merge-abort-keeps-dup"],
+    correct: "anon-vma-chain",
+    title: "a merge that fails after dup_anon_vma keeps the duplicated chain",
+    story:
+      "Since the maple tree (d4af56c5c7c6, 6.1) vma_merge() preallocates tree nodes after dup_anon_vma() has given the expanding vma the other vma's anon_vma and chain; when the preallocation failed it returned without undoing that, leaving rmap objects the failed merge had allocated (\"users may experience increased memory usage\"). Liam Howlett's 824135c46b00 (\"mmap: fix error paths with dup_anon_vma()\", 6.6) adds unlink_anon_vmas(anon_dup) to the error paths. rmapcheck asserts after a failed split or merge that it freed what it allocated (I9). Here the chain object is the mprotect's first allocation and the maple-tree preallocation its second.",
+    invariants: ["I9"],
+    minimal: importMergeFailing(2),
+    quick: false,
+    failAlloc: 0.6,
+  },
+  {
+    id: "H5",
+    design: "anon-vma-chain",
+    mutant: "fork-error-keeps-chain",
+    correct: "anon-vma-chain",
+    title: "anon_vma_fork's error path forgets unlink_anon_vmas: the child vma's chain outlives it",
+    story:
+      "rmapcheck's own planted bug on an error path the kernel gets right: when anon_vma_fork() has cloned the parent's chain into the child vma and then fails to allocate the child's own anon_vma or its chain object, its out_error label calls unlink_anon_vmas(vma), because dup_mmap() frees the vma with vm_area_free() alone. Without it the chain objects stay on the parent's anon_vma trees pointing at a freed vma: the next walk or check touches freed memory (I4), and they are never freed (I8, I9). Here the fork's allocations are the mm, the maple tree, the vma, the cloned chain object, then the anon_vma, which fails.",
+    invariants: ["I4", "I8", "I9"],
+    minimal: [anon(1, 1, 1), w(1, 1, 1), { op: "fork", mm: 1, child: 2, failAlloc: 5 }],
+    quick: true,
+    failAlloc: 0.6,
   },
 ];
 
