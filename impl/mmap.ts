@@ -120,14 +120,17 @@ export function splitVma(k: Kernel, vma: Vma, addr: number, newBelow: boolean): 
   return nw;
 }
 
-/** Same flags, same file, contiguous pgoff, compatible anon objects: kernel can_vma_merge_*(). */
-export function mergeable(k: Kernel, lower: Vma, upper: Vma): boolean {
+/**
+ * Same flags, same file, contiguous pgoff, compatible anon objects: kernel can_vma_merge_*().
+ * `copiedFrom`: mremap's source vma when one of the two is the range copy_vma proposes.
+ */
+export function mergeable(k: Kernel, lower: Vma, upper: Vma, copiedFrom?: Vma): boolean {
   return (
     lower.vmEnd === upper.vmStart &&
     lower.vmFlags === upper.vmFlags &&
     lower.vmFile === upper.vmFile &&
     lower.vmPgoff + lower.pages === upper.vmPgoff &&
-    k.design.anonMergeable(lower, upper)
+    k.design.anonMergeable(lower, upper, copiedFrom)
   );
 }
 
@@ -156,8 +159,12 @@ function importSkipped(k: Kernel, keep: Vma, gone: Vma): boolean {
  * kernel: vma_merge_new_range() for a range not yet linked (mmap, copy_vma), described by the
  * unlinked vma `nw`. Returns prev or next expanded over it, or undefined if neither merges
  * (the caller then links nw). For copy_vma, `copiedFrom` is the source vma whose pages the
- * expanded neighbour now receives: the design hears vmaMerge(target, copiedFrom), as Linux
- * 6.16's vma_expand() calls dup_anon_vma(target, vmg->copied_from).
+ * expanded neighbour now receives (kernel: vma_merge_copied_range()): the design decides
+ * whether the moved range may merge (anonMergeable with copiedFrom) and hears
+ * vmaMerge(target, copiedFrom, true), as vma_expand() calls dup_anon_vma(target,
+ * vmg->copied_from) since 61f67c230a5e (6.19, 6.18.8). 6.16.0–6.18.7 let the range merge into
+ * an unfaulted neighbour (879bca0a2c4f) without that dup: CVE-2026-23077, the quirk
+ * "copy-merge-without-dup" (docs/merge-6.16.md).
  */
 export function mergeNew(k: Kernel, nw: Vma, copiedFrom?: Vma): Vma | undefined {
   const mm = nw.mm;
@@ -170,18 +177,18 @@ export function mergeNew(k: Kernel, nw: Vma, copiedFrom?: Vma): Vma | undefined 
       break;
     }
   }
-  const left = prev !== undefined && mergeable(k, prev, nw);
-  const right = next !== undefined && mergeable(k, nw, next) && (!left || k.design.anonMergeable(prev as Vma, next));
+  const left = prev !== undefined && mergeable(k, prev, nw, copiedFrom);
+  const right = next !== undefined && mergeable(k, nw, next, copiedFrom) && (!left || k.design.anonMergeable(prev as Vma, next));
   if (left !== right) k.counters.vmaMerges++; // prev+next counts in absorb()
   if (left && prev) {
     adjustVma(k, prev, prev.vmStart, nw.vmEnd, prev.vmPgoff);
-    if (copiedFrom && !k.quirks.has("copy-merge-without-dup")) k.design.vmaMerge(prev, copiedFrom);
+    if (copiedFrom && !k.quirks.has("copy-merge-without-dup")) k.design.vmaMerge(prev, copiedFrom, true);
     if (right && next) absorb(k, prev, next, "vma_merge_new_range (prev+next)");
     return prev;
   }
   if (right && next) {
     adjustVma(k, next, nw.vmStart, next.vmEnd, k.quirks.has("merge-next-keeps-pgoff") ? next.vmPgoff : nw.vmPgoff);
-    if (copiedFrom && !k.quirks.has("copy-merge-without-dup")) k.design.vmaMerge(next, copiedFrom);
+    if (copiedFrom && !k.quirks.has("copy-merge-without-dup")) k.design.vmaMerge(next, copiedFrom, true);
     return next;
   }
   return undefined;
