@@ -163,8 +163,9 @@ function importSkipped(k: Kernel, keep: Vma, gone: Vma): boolean {
  * whether the moved range may merge (anonMergeable with copiedFrom) and hears
  * vmaMerge(target, copiedFrom, true), as vma_expand() calls dup_anon_vma(target,
  * vmg->copied_from) since 61f67c230a5e (6.19, 6.18.8). 6.16.0–6.18.7 let the range merge into
- * an unfaulted neighbour (879bca0a2c4f) without that dup: CVE-2026-23077, the quirk
- * "copy-merge-without-dup" (docs/merge-6.16.md).
+ * an unfaulted neighbour (879bca0a2c4f) without that dup: CVE-2026-23077, planted as the
+ * quirk "copy-merge-without-dup" (H1) and as anon-vma-chain-6.16/pre-61f67c230a5e (H5);
+ * docs/merge-6.16.md.
  */
 export function mergeNew(k: Kernel, nw: Vma, copiedFrom?: Vma): Vma | undefined {
   const mm = nw.mm;

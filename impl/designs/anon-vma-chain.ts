@@ -2,7 +2,9 @@
  * anon-vma-chain — Linux 2.6.34 onwards (Rik van Riel), with its refinements: the root
  * anon_vma (2.6.36, Rik van Riel), the interval tree of chains (3.7, Michel Lespinasse), the
  * reuse of anon_vmas at fork (3.19, Konstantin Khlebnikov, 7a3ef208e662) and that reuse's fix
- * (6.0 / 5.19.7, Jann Horn, 2555283eb40d, CVE-2022-42703). One file builds both reuse rules:
+ * (6.0 / 5.19.7, Jann Horn, 2555283eb40d, CVE-2022-42703), and 6.16's vma merge rules
+ * (Lorenzo Stoakes, 879bca0a2c4f; fixed by 61f67c230a5e, CVE-2026-23077). One file builds
+ * both reuse rules and both merge rules:
  *
  *   "anon-vma-chain"       the 6.0 rule:  !dst->anon_vma && src->anon_vma &&
  *                          num_children < 2 && num_active_vmas == 0
@@ -12,6 +14,11 @@
  *                          and is "reused", so two vmas share an anon_vma with different
  *                          chains (I5); a merge then drops a chain (I6, I1) and an exit frees an
  *                          anon_vma that pages still point to (I4).
+ *   "anon-vma-chain-6.16"  the 6.0 reuse rule with 6.16's is_mergeable_anon_vma() as fixed in
+ *                          6.19 / 6.18.8: mremap's moved range, carrying an anon_vma, may merge
+ *                          into a neighbour without one unless its source is a fork child, and
+ *                          the neighbour adopts the source's chain (dup_anon_vma(target,
+ *                          copied_from)). The 6.0 rule refuses such a merge (docs/merge-6.16.md).
  *
  * Structures (field = the equation it satisfies):
  *   anon_vma       {root = the fork tree's first anon_vma, parent = the anon_vma of the vma this
@@ -66,6 +73,10 @@
  * anon_vma instead of the root (primer B4, fixed by ea90002b0fa7); "b5-prepare-reuses-
  * nonsingular" lets anon_vma_prepare take a neighbour's anon_vma whose chain is not singular
  * (primer B5, fixed by d0e9fe1758f2).
+ * Mutant (6.16 merge rule): "pre-61f67c230a5e" is 6.16.0–6.18.7: the moved range merges
+ * even if its source is a fork child, and vma_expand() never duplicates the source's anon_vma
+ * into the target, so unmapping the source frees an anon_vma under the moved pages
+ * (CVE-2026-23077, catalogue H5).
  * Mutant (3.19 rule): "clone-before-assign" is 3.19-rc1..rc3's vma_adjust(), which called
  * anon_vma_clone(importer, exporter) before setting importer->anon_vma, so the clone took the
  * importer for a fork child: it could adopt an ancestor with degree < 2 and counted the degree
