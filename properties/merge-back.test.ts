@@ -74,7 +74,7 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
 });
 
 /** The commands of a scenario (each a syscall any process could make). */
-export function mergeBackCommands(s: Scenario): Cmd[] {
+function mergeBackCommands(s: Scenario): Cmd[] {
   const { kind, origin: o, len, pre, post } = s;
   const start = o - pre;
   const aLen = pre + len + post;
