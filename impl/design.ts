@@ -52,8 +52,11 @@ export interface RmapDesign {
   /**
    * kernel: anon_vma_merge() / dup_anon_vma(): keep takes over gone's range, or the part of it
    * a boundary shift moved (mprotect). When gone disappears entirely vmaUnlink(gone) follows.
+   * With `copied`, gone is not a neighbour but mremap's source (vmg->copied_from): keep was
+   * expanded over the moved range and is about to receive gone's PTEs (vma_expand()'s
+   * dup_anon_vma(target, copied_from), 61f67c230a5e, 6.19 / 6.18.8).
    */
-  vmaMerge(keep: Vma, gone: Vma): void;
+  vmaMerge(keep: Vma, gone: Vma, copied?: boolean): void;
   /**
    * Optional: a merge whose vmaMerge(keep, ·) gave keep an anon object failed later (its
    * maple-tree preallocation): undo the adoption (kernel: unlink_anon_vmas(anon_dup) in
@@ -64,8 +67,12 @@ export interface RmapDesign {
   vmaFork(parent: Vma, child: Vma): void;
   /** kernel: copy_vma() for mremap: dst is a new vma receiving src's pages. */
   vmaCopy(src: Vma, dst: Vma): void;
-  /** kernel: is_mergeable_anon_vma(): may a and b (adjacent, same flags, contiguous) merge? */
-  anonMergeable(a: Vma, b: Vma): boolean;
+  /**
+   * kernel: is_mergeable_anon_vma(): may a and b (adjacent, same flags, contiguous) merge?
+   * One of them may be a proposed range not yet linked (mmap, mremap's copy_vma); for mremap
+   * `copiedFrom` is the source vma whose pages the range will receive (vmg->copied_from).
+   */
+  anonMergeable(a: Vma, b: Vma, copiedFrom?: Vma): boolean;
   /** kernel: the `vma->anon_vma` test copy_vma uses to decide if a moved anon vma keeps pgoff. */
   hasAnonObject(vma: Vma): boolean;
   /** kernel: anon_vma_prepare(): before the first anonymous page of a vma. */

@@ -63,7 +63,7 @@ export class Kernel {
   /**
    * Planted kernel bugs (the mutant catalogue's kernel-side entries; empty for the real
    * kernel): "merge-next-keeps-pgoff" (B9), "copy-merge-without-dup" (mremap's merge into a
-   * neighbour without dup_anon_vma), "wp-reuse-ignores-swap" (COW reuse of a swap-cache page
+   * neighbour without dup_anon_vma: CVE-2026-23077, before 61f67c230a5e), "wp-reuse-ignores-swap" (COW reuse of a swap-cache page
    * other swap PTEs still reference), "merge-import-from-vma-only" (2.6.34-rc's vma_adjust: a
    * lower vma expanding over next's pages does not take next's anon_vma).
    */

@@ -152,14 +152,17 @@ export function splitVma(k: Kernel, vma: Vma, addr: number, newBelow: boolean): 
   return nw;
 }
 
-/** Same flags, same file, contiguous pgoff, compatible anon objects: kernel can_vma_merge_*(). */
-export function mergeable(k: Kernel, lower: Vma, upper: Vma): boolean {
+/**
+ * Same flags, same file, contiguous pgoff, compatible anon objects: kernel can_vma_merge_*().
+ * `copiedFrom`: mremap's source vma when one of the two is the range copy_vma proposes.
+ */
+export function mergeable(k: Kernel, lower: Vma, upper: Vma, copiedFrom?: Vma): boolean {
   return (
     lower.vmEnd === upper.vmStart &&
     lower.vmFlags === upper.vmFlags &&
     lower.vmFile === upper.vmFile &&
     lower.vmPgoff + lower.pages === upper.vmPgoff &&
-    k.design.anonMergeable(lower, upper)
+    k.design.anonMergeable(lower, upper, copiedFrom)
   );
 }
 
@@ -170,13 +173,13 @@ export function mergeable(k: Kernel, lower: Vma, upper: Vma): boolean {
  * that adoption is undone (unlink_anon_vmas(anon_dup): Liam Howlett's 824135c46b00, 6.6, B13)
  * and the vmas are as they were; quirk "merge-abort-keeps-dup" is the error path before it.
  */
-export function prepareMerge(k: Kernel, keep: Vma, from: readonly Vma[]): void {
+export function prepareMerge(k: Kernel, keep: Vma, from: readonly Vma[], copiedFrom?: Vma): void {
   const hadAnon = keep.anonVma !== null;
   const live = liveIfArmed(k);
   let dupped = false; // kernel: anon_dup, set only once dup_anon_vma() succeeded
   try {
     // A failure inside dup_anon_vma() is unwound by anon_vma_clone() itself.
-    for (const src of from) if (!importSkipped(k, keep, src)) k.design.vmaMerge(keep, src);
+    for (const src of from) if (!importSkipped(k, keep, src)) k.design.vmaMerge(keep, src, src === copiedFrom);
     dupped = !hadAnon && keep.anonVma !== null;
     preallocVmi(k);
   } catch (e) {
@@ -213,8 +216,13 @@ function importSkipped(k: Kernel, keep: Vma, gone: Vma): boolean {
  * kernel: vma_merge_new_range() for a range not yet linked (mmap, copy_vma), described by the
  * unlinked vma `nw`. Returns prev or next expanded over it, or undefined if neither merges
  * (the caller then links nw). For copy_vma, `copiedFrom` is the source vma whose pages the
- * expanded neighbour now receives: the design hears vmaMerge(target, copiedFrom), as Linux
- * 6.16's vma_expand() calls dup_anon_vma(target, vmg->copied_from).
+ * expanded neighbour now receives (kernel: vma_merge_copied_range()): the design decides
+ * whether the moved range may merge (anonMergeable with copiedFrom) and hears
+ * vmaMerge(target, copiedFrom, true), as vma_expand() calls dup_anon_vma(target,
+ * vmg->copied_from) since 61f67c230a5e (6.19, 6.18.8). 6.16.0–6.18.7 let the range merge into
+ * an unfaulted neighbour (879bca0a2c4f) without that dup: CVE-2026-23077, planted as the
+ * quirk "copy-merge-without-dup" (H1) and as anon-vma-chain-6.16/pre-61f67c230a5e (H6);
+ * docs/merge-6.16.md.
  */
 export function mergeNew(k: Kernel, nw: Vma, copiedFrom?: Vma): Vma | undefined {
   const mm = nw.mm;
@@ -227,18 +235,18 @@ export function mergeNew(k: Kernel, nw: Vma, copiedFrom?: Vma): Vma | undefined 
       break;
     }
   }
-  const left = prev !== undefined && mergeable(k, prev, nw);
-  const right = next !== undefined && mergeable(k, nw, next) && (!left || k.design.anonMergeable(prev as Vma, next));
+  const left = prev !== undefined && mergeable(k, prev, nw, copiedFrom);
+  const right = next !== undefined && mergeable(k, nw, next, copiedFrom) && (!left || k.design.anonMergeable(prev as Vma, next));
   const copied = copiedFrom && !k.quirks.has("copy-merge-without-dup") ? [copiedFrom] : [];
   if (left && prev) {
-    prepareMerge(k, prev, right && next ? [...copied, next] : copied);
+    prepareMerge(k, prev, right && next ? [...copied, next] : copied, copiedFrom);
     if (!right) k.counters.vmaMerges++; // prev+next counts in absorb()
     adjustVma(k, prev, prev.vmStart, nw.vmEnd, prev.vmPgoff);
     if (right && next) absorb(k, prev, next, "vma_merge_new_range (prev+next)");
     return prev;
   }
   if (right && next) {
-    prepareMerge(k, next, copied);
+    prepareMerge(k, next, copied, copiedFrom);
     k.counters.vmaMerges++;
     adjustVma(k, next, nw.vmStart, next.vmEnd, k.quirks.has("merge-next-keeps-pgoff") ? next.vmPgoff : nw.vmPgoff);
     return next;

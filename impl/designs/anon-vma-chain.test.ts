@@ -1,7 +1,8 @@
 /*
- * Known-answer scenarios for anon-vma-chain (6.0 reuse rule) and anon-vma-chain-3.19
- * (the 3.19–5.19 degree rule, CVE-2022-42703), the property for the 6.0 design, and its
- * planted bugs (primer B4, B5).
+ * Known-answer scenarios for anon-vma-chain (6.0 reuse rule), anon-vma-chain-3.19
+ * (the 3.19–5.19 degree rule, CVE-2022-42703) and anon-vma-chain-6.16 (6.16's merge of a
+ * moved range into an unfaulted neighbour, CVE-2026-23077), the property for the 6.0 design,
+ * and its planted bugs (primer B4, B5).
  *
  * Pictures: one row per mm, one letter per page of a vma; a capital marks a written page.
  * anon_vmas are numbered in allocation order (#1 is the first root).
@@ -12,7 +13,7 @@ import { checkDesign } from "../../properties/property.js";
 import { Session, runSequence } from "../../properties/interpreter.js";
 import type { Page } from "../types.js";
 import { rmapWalk } from "../vmscan.js";
-import { type AnonVma, anonVmaChain, anonVmaChain319 } from "./anon-vma-chain.js";
+import { type AnonVma, anonVmaChain, anonVmaChain319, anonVmaChain616 } from "./anon-vma-chain.js";
 
 const mmapAnon = (mm: number, addr: number, len: number, prot: "r" | "rw" = "rw"): Cmd => ({ op: "mmap", mm, addr, len, kind: "anon", prot, fixed: true });
 const write = (mm: number, addr: number, token: number): Cmd => ({ op: "write", mm, addr, token });
@@ -21,6 +22,7 @@ const fork = (mm: number, child: number): Cmd => ({ op: "fork", mm, child });
 const exit = (mm: number): Cmd => ({ op: "exit", mm });
 const mprotect = (mm: number, addr: number, len: number, prot: "r" | "rw"): Cmd => ({ op: "mprotect", mm, addr, len, prot });
 const swapout = (mm: number, addr: number): Cmd => ({ op: "swapout", mm, addr });
+const mremapTo = (mm: number, addr: number, len: number, newAddr: number): Cmd => ({ op: "mremap", mm, addr, len, newLen: len, maymove: true, fixed: true, newAddr });
 
 /** Apply commands that must all hold. */
 function run(s: Session, cmds: readonly Cmd[]): void {
@@ -216,5 +218,110 @@ describe("anon-vma-chain property and mutants", () => {
     expect(r.ok).toBe(false);
     expect(r.counterexample?.failure.invariant).toBe("I5");
     expect(r.counterexample?.commands.length).toBeLessThanOrEqual(6);
+  });
+});
+
+/*
+ * 6.16's merge rules (docs/merge-6.16.md): mremap may move a faulted range next to an
+ * unfaulted neighbour and merge with it (879bca0a2c4f); the neighbour must then adopt the
+ * moved range's anon_vma chain (61f67c230a5e, CVE-2026-23077). The four configurations are
+ * the fix's own cases 1–4. Pictures: the moved range is M (page X written before the move),
+ * u an unfaulted neighbour, F a faulted one; addresses are pages.
+ */
+const vmasOf = (s: Session, mm = 1): string[] => (s.kernel.mms.get(mm)?.vmas ?? []).map((v) => `[${v.vmStart},${v.vmEnd})`);
+
+/* Case 2, the new user's try: "mmap 2+1; write 2; mremap 2→10; mmap 3+2; mremap 10→2".
+ *
+ *        0x1 0x2 0x3 0x4 .. 0xa
+ *   1.       [M]                   mmap 2+1, write 2: X, anon_vma #1, pgoff 2
+ *   2.                      [M]    mremap 2→10: M keeps pgoff 2
+ *   3.           [u   u]    [M]    mmap 3+2: u's pgoff is 3, contiguous after M's 2
+ *   4.       [M]-[u   u]           mremap 10→2: 6.0 keeps two vmas; 6.16 expands u down: [2,5)
+ */
+const case2: Cmd[] = [mmapAnon(1, 2, 1), write(1, 2, 7), mremapTo(1, 2, 1, 10), mmapAnon(1, 3, 2), mremapTo(1, 10, 1, 2)];
+
+describe("anon-vma-chain-6.16: a moved range merges into an unfaulted neighbour", () => {
+  it("anon-vma-chain: the 6.0 rule leaves the moved range and its unfaulted neighbour apart", () => {
+    const s = new Session(anonVmaChain);
+    run(s, case2);
+    expect(vmasOf(s)).toEqual(["[2,3)", "[3,5)"]);
+  });
+
+  it("anon-vma-chain-6.16: case 2 (next unfaulted) merges into one vma that adopts anon_vma #1", () => {
+    const s = new Session(anonVmaChain616);
+    run(s, case2);
+    expect(vmasOf(s)).toEqual(["[2,5)"]);
+    const vma = s.kernel.mms.get(1)?.vmas[0];
+    const x = pageAt(s, 1, 2);
+    expect((x.mapping as AnonVma).id).toBe(1);
+    expect(vma?.anonVma).toBe(x.mapping);
+    expect(walkOf(s, x)).toEqual(["mm1:2"]);
+    expect(live(s, "anon_vma")).toBe(1);
+    expect(live(s, "anon_vma_chain")).toBe(1);
+    expect(s.kernel.counters.mremapMergesAtDest).toBe(1);
+  });
+
+  it("anon-vma-chain-6.16: case 1 (prev unfaulted) and case 3 (both unfaulted) expand prev", () => {
+    //        0x1 0x2 0x3 0x4 0x5
+    //   1.  [u   u]-[M]            case 1: prev [1,3) pgoff 1 meets M's pgoff 3
+    //   3.  [u   u]-[M]-[u   u]    case 3: prev and next unfaulted: one vma [1,6)
+    const case1: Cmd[] = [mmapAnon(1, 3, 1), write(1, 3, 7), mremapTo(1, 3, 1, 10), mmapAnon(1, 1, 2), mremapTo(1, 10, 1, 3)];
+    const s1 = new Session(anonVmaChain616);
+    run(s1, case1);
+    expect(vmasOf(s1)).toEqual(["[1,4)"]);
+    expect(walkOf(s1, pageAt(s1, 1, 3))).toEqual(["mm1:3"]);
+    const case3 = [...case1.slice(0, 4), mmapAnon(1, 4, 2), case1[4] as Cmd];
+    const s3 = new Session(anonVmaChain616);
+    run(s3, case3);
+    expect(vmasOf(s3)).toEqual(["[1,6)"]);
+    expect(walkOf(s3, pageAt(s3, 1, 3))).toEqual(["mm1:3"]);
+    const s0 = new Session(anonVmaChain);
+    run(s0, case3);
+    expect(vmasOf(s0)).toEqual(["[1,3)", "[3,4)", "[4,6)"]);
+  });
+
+  it("anon-vma-chain-6.16: case 4 (prev unfaulted, next faulted with M's anon_vma) merges on both rules' terms", () => {
+    //        0x1 0x2 0x3 0x4 0x5
+    //       [u   u]-[M]-[F   f]    F: the rest of M's vma, anon_vma #1; prev takes next's chain
+    const case4: Cmd[] = [mmapAnon(1, 3, 3), write(1, 3, 7), write(1, 4, 8), mremapTo(1, 3, 1, 10), mmapAnon(1, 1, 2), mremapTo(1, 10, 1, 3)];
+    for (const [design, mutant, layout] of [
+      [anonVmaChain616, undefined, ["[1,6)"]],
+      [anonVmaChain616, "pre-61f67c230a5e", ["[1,6)"]],
+      [anonVmaChain, undefined, ["[1,3)", "[3,6)"]],
+    ] as const) {
+      const s = new Session(design, { mutant });
+      run(s, case4);
+      expect(vmasOf(s), `${design.name}/${mutant}`).toEqual(layout);
+      expect(walkOf(s, pageAt(s, 1, 3))).toEqual(["mm1:3"]);
+    }
+  });
+
+  it("anon-vma-chain-6.16: a moved fork child does not merge into an unfaulted neighbour (vma_is_fork_child(copied_from))", () => {
+    //   mm1  0x2 [M]            X written, fork: mm2's vma has chain {#2, #1}
+    //   mm2  0x2 [M]-[u   u]    mm2 moves its copy away and back: kept apart (lock scalability)
+    const forked: Cmd[] = [mmapAnon(1, 2, 1), write(1, 2, 7), fork(1, 2), mremapTo(2, 2, 1, 10), mmapAnon(2, 3, 2), mremapTo(2, 10, 1, 2)];
+    const s = new Session(anonVmaChain616);
+    run(s, forked);
+    expect(vmasOf(s, 2)).toEqual(["[2,3)", "[3,5)"]);
+    expect(walkOf(s, pageAt(s, 1, 2))).toEqual(["mm1:2", "mm2:2"]);
+    // 6.16.0–6.18.7 merged it anyway, without the chain: the walk of X misses mm2:2 (I1).
+    const bad = runSequence(anonVmaChain616, forked, { mutant: "pre-61f67c230a5e" });
+    expect(bad.failure?.invariant).toBe("I1");
+    expect(bad.failure?.step).toBe(5); // the mremap back (steps count from 0)
+  });
+
+  it("anon-vma-chain-6.16/pre-61f67c230a5e: CVE-2026-23077, case 2 frees anon_vma #1 under X (I4)", () => {
+    // Why this test? The merge succeeds but vma_expand() never duplicates the copied-from
+    // vma's anon_vma into the target; unmapping the source then drops the last chain object
+    // on #1, and #1 is freed while X, now mapped through the target, still points to it.
+    const s = new Session(anonVmaChain616, { mutant: "pre-61f67c230a5e" });
+    run(s, case2.slice(0, 4));
+    const v = s.apply(case2[4] as Cmd).violation;
+    expect(v?.invariant).toBe("I4");
+    // The rmap walk of X is the first to touch the freed (poisoned) anon_vma.
+    expect(v?.message).toContain("use-after-free");
+    expect(v?.message).toContain("anon_vma freed at munmap");
+    expect(vmasOf(s)).toEqual(["[2,5)"]);
+    expect(s.kernel.mms.get(1)?.vmas[0]?.anonVma).toBeNull();
   });
 });

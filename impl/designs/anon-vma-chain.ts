@@ -2,7 +2,9 @@
  * anon-vma-chain — Linux 2.6.34 onwards (Rik van Riel), with its refinements: the root
  * anon_vma (2.6.36, Rik van Riel), the interval tree of chains (3.7, Michel Lespinasse), the
  * reuse of anon_vmas at fork (3.19, Konstantin Khlebnikov, 7a3ef208e662) and that reuse's fix
- * (6.0 / 5.19.7, Jann Horn, 2555283eb40d, CVE-2022-42703). One file builds both reuse rules:
+ * (6.0 / 5.19.7, Jann Horn, 2555283eb40d, CVE-2022-42703), and 6.16's vma merge rules
+ * (Lorenzo Stoakes, 879bca0a2c4f; fixed by 61f67c230a5e, CVE-2026-23077). One file builds
+ * both reuse rules and both merge rules:
  *
  *   "anon-vma-chain"       the 6.0 rule:  !dst->anon_vma && src->anon_vma &&
  *                          num_children < 2 && num_active_vmas == 0
@@ -12,6 +14,11 @@
  *                          and is "reused", so two vmas share an anon_vma with different
  *                          chains (I5); a merge then drops a chain (I6, I1) and an exit frees an
  *                          anon_vma that pages still point to (I4).
+ *   "anon-vma-chain-6.16"  the 6.0 reuse rule with 6.16's is_mergeable_anon_vma() as fixed in
+ *                          6.19 / 6.18.8: mremap's moved range, carrying an anon_vma, may merge
+ *                          into a neighbour without one unless its source is a fork child, and
+ *                          the neighbour adopts the source's chain (dup_anon_vma(target,
+ *                          copied_from)). The 6.0 rule refuses such a merge (docs/merge-6.16.md).
  *
  * Structures (field = the equation it satisfies):
  *   anon_vma       {root = the fork tree's first anon_vma, parent = the anon_vma of the vma this
@@ -66,6 +73,10 @@
  * anon_vma instead of the root (primer B4, fixed by ea90002b0fa7); "b5-prepare-reuses-
  * nonsingular" lets anon_vma_prepare take a neighbour's anon_vma whose chain is not singular
  * (primer B5, fixed by d0e9fe1758f2).
+ * Mutant (6.16 merge rule): "pre-61f67c230a5e" is 6.16.0–6.18.7: the moved range merges
+ * even if its source is a fork child, and vma_expand() never duplicates the source's anon_vma
+ * into the target, so unmapping the source frees an anon_vma under the moved pages
+ * (CVE-2026-23077, catalogue H6).
  * Mutant (3.19 rule): "clone-before-assign" is 3.19-rc1..rc3's vma_adjust(), which called
  * anon_vma_clone(importer, exporter) before setting importer->anon_vma, so the clone took the
  * importer for a fork child: it could adopt an ancestor with degree < 2 and counted the degree
@@ -87,6 +98,15 @@ import { type IMmap, type Page, VM_READ, VM_WRITE, type Vma, linearPageIndex, vm
 
 /** Which reuse test anon_vma_clone applies at fork. */
 export type ReuseRule = "6.0" | "3.19";
+
+/**
+ * Which is_mergeable_anon_vma() a moved range meets (docs/merge-6.16.md). "6.0": a range
+ * copy_vma proposes with an anon_vma never merges into a neighbour without one (the target's
+ * chain must be singular, and an unfaulted target's is empty). "6.16": it may (879bca0a2c4f),
+ * unless its source was forked ("mm/vma: enforce VMA fork limit on unfaulted,faulted mremap
+ * merge too"), and the target adopts the source's chain (61f67c230a5e).
+ */
+export type MergeRule = "6.0" | "6.16";
 
 export interface AnonVma {
   readonly id: number;
@@ -173,6 +193,7 @@ class AnonVmaChainDesign implements RmapDesign {
     private readonly rule: ReuseRule,
     private readonly iMmapFactory: IMmapFactory,
     private readonly mutant?: string,
+    private readonly merge: MergeRule = "6.0",
   ) {
     this.slab = new Slab(sizes[rule]);
   }
@@ -330,9 +351,13 @@ class AnonVmaChainDesign implements RmapDesign {
   /**
    * kernel: dup_anon_vma() when keep had no anon_vma; otherwise anon_vma_merge() assumes equal
    * anon_vmas mean equal chains (I5) and the vmaUnlink(gone) that follows drops gone's chain.
+   * `copied`: gone is mremap's source and keep the neighbour that took the moved range.
    */
-  vmaMerge(keep: Vma, gone: Vma): void {
+  vmaMerge(keep: Vma, gone: Vma, copied?: boolean): void {
     if (gone.anonVma === null) return;
+    // CVE-2026-23077: 6.16.0–6.18.7's vma_expand() duplicated anon_vma state only from a
+    // `next` it removed, never from the copied-from vma (fixed by 61f67c230a5e).
+    if (copied && this.mutant === "pre-61f67c230a5e") return;
     if (keep.anonVma === null) {
       if (this.mutant === "clone-before-assign") {
         this.anonVmaClone(keep, gone);
@@ -408,16 +433,31 @@ class AnonVmaChainDesign implements RmapDesign {
 
   /**
    * kernel: is_mergeable_anon_vma(). Equal anon_vmas merge; two without merge; when only one
-   * has an anon_vma the existing neighbour's chain must be singular (not forked), and an
-   * unlinked proposed vma (mmap, copy_vma) carrying one cannot join a neighbour without.
+   * has an anon_vma and it is linked, its chain must be singular (not a fork child). An
+   * unlinked proposed range carrying one (only mremap's copy_vma proposes such a range) joins a
+   * neighbour without one only under the 6.16 rule, and only if its source is no fork child.
    */
-  anonMergeable(a: Vma, b: Vma): boolean {
+  anonMergeable(a: Vma, b: Vma, copiedFrom?: Vma): boolean {
     if (a.anonVma !== null && b.anonVma !== null) return a.anonVma === b.anonVma;
     if (a.anonVma === null && b.anonVma === null) return true;
     if (a.vmEnd !== b.vmStart) return true; // are_anon_vmas_compatible(prev, next)
     const withAnon = a.anonVma !== null ? a : b;
-    if (withAnon.rmap === undefined) return false; // proposed range with one, neighbour none
+    if (withAnon.rmap === undefined) return this.copyMergeable(copiedFrom);
     return chainOf(withAnon).length === 1;
+  }
+
+  /**
+   * May mremap's moved range, carrying copiedFrom's anon_vma, merge into a neighbour that has
+   * none? 6.0: no (is_mergeable_anon_vma(vmg->anon_vma, NULL, tgt) wants tgt's chain singular,
+   * and an unfaulted tgt's chain is empty). 6.16 (879bca0a2c4f): case 1, "we will
+   * dup_anon_vma() from src into tgt", and for a new range src is NULL, so yes; the fix series
+   * of 6.19 / 6.18.8 adds vma_is_fork_child(vmg->copied_from) to the test.
+   */
+  private copyMergeable(copiedFrom: Vma | undefined): boolean {
+    if (this.merge === "6.0") return false;
+    if (this.mutant === "pre-61f67c230a5e") return true;
+    assert(copiedFrom !== undefined, "KERNEL", () => "a proposed range with an anon_vma but no copied-from vma (only copy_vma proposes one)");
+    return chainOf(copiedFrom).length === 1;
   }
 
   hasAnonObject(vma: Vma): boolean {
@@ -693,12 +733,25 @@ class AnonVmaChainDesign implements RmapDesign {
   }
 }
 
-/** Build a variant: its name, its reuse rule, and the i_mmap structure its files use. */
+/**
+ * Build a variant: its name, its reuse rule, the i_mmap structure its files use, and the merge
+ * rule a moved range meets.
+ */
 export function makeAnonVmaChain(
   name: string,
   rule: ReuseRule,
   createIMmap: IMmapFactory = (onVisit) => new IMmapIntervalTree(onVisit),
+  merge: MergeRule = "6.0",
 ): DesignInfo {
+  if (merge === "6.16") {
+    return {
+      name,
+      era: "6.16+ (merge rules as fixed in 6.19)",
+      summary: "anon-vma-chain with 6.16's vma merging: a moved range merges into an unfaulted neighbour, which adopts its chain",
+      mutants: ["pre-61f67c230a5e"],
+      create: (k, mutant) => new AnonVmaChainDesign(k, rule, createIMmap, mutant, merge),
+    };
+  }
   return {
     name,
     era: rule === "6.0" ? "2.6.34+ (6.0 rules)" : "3.19–5.19",
@@ -717,3 +770,4 @@ export function makeAnonVmaChain(
 
 export const anonVmaChain = makeAnonVmaChain("anon-vma-chain", "6.0");
 export const anonVmaChain319 = makeAnonVmaChain("anon-vma-chain-3.19", "3.19");
+export const anonVmaChain616 = makeAnonVmaChain("anon-vma-chain-6.16", "6.0", undefined, "6.16");

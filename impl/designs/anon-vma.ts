@@ -53,7 +53,8 @@
  * rules, so vmaMerge is 6.x's dup_anon_vma (keep adopts gone's anon_vma), which 2.6.7's
  * vma_adjust did only when the whole of `next` was removed (anon_vma_merge). When mremap's
  * copy merges into a neighbour without an anon_vma, the kernel calls vmaMerge(neighbour,
- * source) as Linux 6.16's vma_expand does (dup_anon_vma of copied_from); as we read 2.6's
+ * source, true) as vma_expand() does since 61f67c230a5e (dup_anon_vma of copied_from, the
+ * fix of CVE-2026-23077, docs/merge-6.16.md); as we read 2.6's
  * vma_adjust, its "importer" covered only mprotect's boundary shifts, so 2.6.7 itself likely
  * had this gap. Nonlinear vmas (remap_file_pages) are not modelled.
  *

@@ -10,7 +10,7 @@
  */
 import type { DesignInfo } from "../design.js";
 import { IMmapIntervalTree, IMmapPrioTree, iMmapTreeMutants } from "../structures/immap-trees.js";
-import { anonVmaChain, anonVmaChain319 } from "./anon-vma-chain.js";
+import { anonVmaChain, anonVmaChain319, anonVmaChain616 } from "./anon-vma-chain.js";
 import { anonVmaRfc } from "./anon-vma-rfc.js";
 import { anonVma, makeAnonVma } from "./anon-vma.js";
 import { anonmm } from "./anonmm.js";
@@ -47,6 +47,7 @@ export const designs: readonly DesignInfo[] = [
   anonVmaPrioTree,
   anonVmaChain,
   anonVmaChain319,
+  anonVmaChain616,
 ];
 
 export function findDesign(name: string): DesignInfo | undefined {

@@ -152,7 +152,7 @@ export const catalogue: MutantEntry[] = [
     correct: "anon-vma",
     title: "mremap's copy merges into a neighbour without an anon_vma, which never adopts it",
     story:
-      "Linux 6.16 (Lorenzo Stoakes, \"mm/vma: fix incorrectly disallowed anonymous VMA merges\") let copy_vma merge a moved range into a neighbour that has no anon_vma, and had vma_expand() call dup_anon_vma(target, copied_from) so the neighbour adopts the moved pages' anon_vma; earlier kernels refused the merge. The merge without the dup leaves pages whose anon_vma no vma reaches.",
+      "CVE-2026-23077 planted in the 2.6.7 design, whose merge test lets a moved range join a neighbour without an anon_vma. Linux 6.16 (879bca0a2c4f, Lorenzo Stoakes, \"mm/vma: fix incorrectly disallowed anonymous VMA merges\") let copy_vma merge a moved range into a neighbour that has no anon_vma; vma_expand() did not duplicate the moved range's anon_vma into it until 61f67c230a5e (\"mm/vma: fix anon_vma UAF on mremap() faulted, unfaulted merge\", 6.19, 6.18.8), which calls dup_anon_vma(target, copied_from). The merge without the dup leaves pages whose anon_vma no vma reaches. H5 is the same bug in the design 6.16 really has (anon-vma-chain-6.16).",
     invariants: ["I1", "I4", "I6"],
     minimal: [
       anon(1, 10, 2),
@@ -293,6 +293,23 @@ export const catalogue: MutantEntry[] = [
     minimal: [anon(1, 1, 1), w(1, 1, 1), { op: "fork", mm: 1, child: 2, failAlloc: 5 }],
     quick: true,
     failAlloc: 0.6,
+  },
+  {
+    id: "H6",
+    design: "anon-vma-chain-6.16",
+    mutant: "pre-61f67c230a5e",
+    correct: "anon-vma-chain-6.16",
+    title: "CVE-2026-23077: mremap merges a faulted range into an unfaulted neighbour that never adopts its anon_vma",
+    story:
+      "Linux 6.16 (879bca0a2c4f, Lorenzo Stoakes, \"mm/vma: fix incorrectly disallowed anonymous VMA merges\") lets a merge proceed when the target has no anon_vma and the source has one whose vma is no fork child; for mremap's copy_vma the source is a proposed range (vmg->middle is NULL), so a moved faulted range merges into an unfaulted neighbour. vma_expand() duplicated anon_vma state only from a `next` it removed, so in the fix's cases 1-3 (prev, next or both unfaulted) the expanded vma got no anon_vma and no chain; unmapping the source then freed the anon_vma under the moved pages (syzbot; affected 6.16.0 to 6.18.7). Fix 61f67c230a5e (\"mm/vma: fix anon_vma UAF on mremap() faulted, unfaulted merge\", 6.19, 6.18.8) adds vma_merge_copied_range() and vmg->copied_from and makes vma_expand() call dup_anon_vma(target, copied_from); the series also refuses such merges when copied_from is a fork child. The mutant is the 6.16.0 code: neither. The known sequence was found by random search (seed 1) and shrunk: case 1 on a private file mapping, whose moved half gets an anon_vma from a COW write and merges back into the unfaulted lower half; issue 16's anonymous try (case 2, 5 commands) is a known-answer test of the design.",
+    invariants: ["I4", "I1", "I6"],
+    minimal: [
+      { op: "mmap", mm: 1, addr: 1, len: 2, kind: "private-file", prot: "rw", fixed: true, file: 0, pgoff: 0 },
+      { op: "mremap", mm: 1, addr: 2, len: 1, newLen: 1, maymove: true, fixed: true, newAddr: 9 },
+      w(1, 9, 1),
+      { op: "mremap", mm: 1, addr: 9, len: 1, newLen: 1, maymove: true, fixed: true, newAddr: 2 },
+    ],
+    quick: false,
   },
 ];
 
