@@ -192,6 +192,7 @@ export class IntervalTree<T> {
     this.checkCount = 0;
     this.checkPrev = null;
     this.checkNode(this.root, null);
+    this.checkPrev = null;
     assert(this.checkCount === this.nodes.size, "KERNEL", () => `interval tree: ${this.checkCount} nodes reachable, ${this.nodes.size} in the map`);
   }
 
