@@ -6,7 +6,11 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { DesignInfo } from "../impl/design.js";
+import { findDesign } from "../impl/designs/index.js";
+import { buildTimeline } from "../properties/timeline.js";
 import { main } from "./main.js";
+import { loadReport } from "./reports.js";
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -81,6 +85,12 @@ describe("rmapcheck CLI", () => {
     expect(md).toContain("**Why this matters.** I1");
     expect(md).toContain("the design's walk found");
     const json = join(dir, files[0] as string);
+    // The report carries its step-by-step record (what rmapcheck view draws), equal to a replay.
+    const written = JSON.parse(readFileSync(json, "utf8"));
+    const replayed = buildTimeline(loadReport(json), findDesign("scan") as DesignInfo, "skip-newest-mm");
+    expect(written.timeline.frames).toHaveLength(replayed.frames.length);
+    expect(written.timeline).toEqual(JSON.parse(JSON.stringify(replayed)));
+    expect(written.timeline.frames[written.timeline.failingFrame].violation.invariant).toBe("I1");
     const replay = await cli("replay", json);
     expect(replay.code).toBe(1);
     expect(replay.out).toContain("REPRODUCES: I1");

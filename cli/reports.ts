@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { join } from "node:path";
 import type { DesignInfo } from "../impl/design.js";
 import { renderMarkdown, reportFileStem } from "../properties/report.js";
+import { buildTimeline } from "../properties/timeline.js";
 import { migrateReport } from "../properties/report-migrate.js";
 import { REPORT_VERSION, type ShrinkReport, reportSchema } from "../properties/report-schema.js";
 import { UsageError } from "./errors.js";
@@ -16,15 +17,21 @@ function atomicWrite(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-/** Write <stem>.json and <stem>.md into dir; returns their paths and whether they were new. */
+/**
+ * Write <stem>.json and <stem>.md into dir; returns their paths and whether they were new. The
+ * JSON carries the report's timeline (what `rmapcheck view` draws), recorded now by replaying
+ * it against `design` (the report's own design, with its mutant).
+ */
 export function writeReport(dir: string, report: ShrinkReport, design: DesignInfo): { json: string; md: string; fresh: boolean } {
   mkdirSync(dir, { recursive: true });
   const stem = reportFileStem(report);
   const json = join(dir, `${stem}.json`);
   const md = join(dir, `${stem}.md`);
   if (existsSync(json)) return { json, md, fresh: false };
-  atomicWrite(md, renderMarkdown(report, design, json));
-  atomicWrite(json, `${JSON.stringify(report, null, 2)}\n`);
+  const timeline = report.timeline ?? (buildTimeline(report, design, report.mutant) as unknown as ShrinkReport["timeline"]);
+  const recorded: ShrinkReport = { ...report, timeline };
+  atomicWrite(md, renderMarkdown(recorded, design, json));
+  atomicWrite(json, `${JSON.stringify(recorded, null, 2)}\n`);
   return { json, md, fresh: true };
 }
 

@@ -91,6 +91,20 @@ describe("rmapcheck view: the page", () => {
     expect(html.match(/<script/g)?.length).toBe(html.match(/<\/script>/g)?.length);
   });
 
+  it("draws the timeline the report recorded, and replays only for another design", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rmapcheck-view-"));
+    const report = JSON.parse(readFileSync(CVE, "utf8"));
+    expect(report.timeline.frames).toHaveLength(11);
+    // A recorded frame the replay would not produce: view must draw the record.
+    report.timeline.frames[3].cmd = "recorded-by-the-report";
+    const copy = join(dir, "r.json");
+    writeFileSync(copy, JSON.stringify(report));
+    expect((await cli("view", copy, "--out", join(dir, "a.html"))).code).toBe(0);
+    expect(readFileSync(join(dir, "a.html"), "utf8")).toContain("recorded-by-the-report");
+    expect((await cli("view", copy, "--design", "anon-vma-chain-3.19", "--out", join(dir, "b.html"))).code).toBe(0);
+    expect(readFileSync(join(dir, "b.html"), "utf8")).not.toContain("recorded-by-the-report");
+  });
+
   it("defaults to REPORT.html beside the report and views on another design with --design", async () => {
     const dir = mkdtempSync(join(tmpdir(), "rmapcheck-view-"));
     const copy = join(dir, "r.json");

@@ -80,7 +80,9 @@ export function viewCommand(flags: ViewFlags): number {
   } catch (e) {
     throw e instanceof UsageError && !flags.design ? new UsageError(`${flags.file}: ${e.message}`) : e;
   }
-  const timeline = buildTimeline(report, spec.design, spec.mutant);
+  // The timeline the report recorded when it was written, unless another design is asked for
+  // (or the report predates recording): then the report's commands are replayed now.
+  const timeline = report.timeline && !flags.design ? (report.timeline as unknown as Timeline) : buildTimeline(report, spec.design, spec.mutant);
   const out = flags.out ?? `${flags.file.replace(/\.json$/i, "")}.html`;
   const html = renderViewerHtml({ ...timeline, design: spec.label }, flags.file);
   const tmp = `${out}.tmp-${process.pid}`;

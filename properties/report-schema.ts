@@ -91,6 +91,13 @@ export const reportSchema = z.object({
   page: z.object({ pfn: nat, describe: z.string(), ref: z.array(z.string()), walk: z.array(z.string()) }).optional(),
   essential: z.array(nat),
   expect: z.enum(["fail", "pass"]),
+  /**
+   * The step-by-step record `rmapcheck view` draws (properties/timeline.ts Timeline): per step
+   * the syscall and both outcomes, every mm's vmas and PTEs, the model's view, the design's
+   * rmap graph and every mapped page's walk against Ref(X). Written with the report, so the
+   * report carries the history it shows; reports written before it existed are replayed.
+   */
+  timeline: z.looseObject({ frames: z.array(z.looseObject({})) }).optional(),
 });
 
 export type ShrinkReport = z.infer<typeof reportSchema>;

@@ -5,8 +5,9 @@
  * graph (impl/snapshot.ts), and every mapped page's walk against Ref(X), so the page can show
  * the PTEs a walk visited and the one it missed.
  *
- * Frames are computed by replaying the report's commands (the report itself holds none), so
- * every report ever written can be viewed, and what is drawn is what the design does today.
+ * Frames are computed by replaying the report's commands. cli/reports.ts stores them in every
+ * report it writes (the `timeline` field), and `view` draws that record; reports written before
+ * the record existed, and `view --design OTHER`, are replayed when viewed.
  * The replay is the interpreter's own (Session, every check after every step); the extra work
  * here (snapshots, walks) counts no work on the kernel's counters and changes no state.
  */
