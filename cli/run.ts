@@ -28,6 +28,8 @@ export interface RunFlags {
   swarm: boolean;
   /** Allocation-failure injection probability (undefined: off). */
   failAlloc?: number;
+  /** Interleaving mode's race probability (undefined: off). */
+  interleave?: number;
   checkEvery: number;
   shrinkBudget: number;
   timeLimit?: number;
@@ -62,7 +64,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     ].filter(Boolean);
     console.log(
       `rmapcheck run: seed ${flags.seed}, ${runs}, up to ${flags.maxCommands} commands per run, ` +
-        `swarm ${flags.swarm ? "on" : "off"}, ${flags.failAlloc ? `allocation failures ${flags.failAlloc}${flags.swarm ? " (swarm: off in some runs)" : ""}, ` : ""}checks every ${flags.checkEvery === 1 ? "step" : `${flags.checkEvery} steps`}` +
+        `swarm ${flags.swarm ? "on" : "off"}, ${flags.failAlloc ? `allocation failures ${flags.failAlloc}${flags.swarm ? " (swarm: off in some runs)" : ""}, ` : ""}${flags.interleave ? `interleaving ${flags.interleave}${flags.swarm ? " (swarm: off in some runs)" : ""}, ` : ""}checks every ${flags.checkEvery === 1 ? "step" : `${flags.checkEvery} steps`}` +
         (extra.length ? `, ${extra.join(", ")}` : ""),
     );
     console.log(
@@ -133,6 +135,7 @@ async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
       maxCommands: flags.maxCommands,
       swarm: flags.swarm,
       failAlloc: flags.failAlloc,
+      interleave: flags.interleave,
       checkEvery: flags.checkEvery,
       shrinkBudget: flags.shrinkBudget,
       designModules: flags.designModules,
@@ -166,6 +169,7 @@ async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
       maxCommands: flags.maxCommands,
       swarm: flags.swarm,
       failAlloc: flags.failAlloc,
+      interleave: flags.interleave,
     });
     const written = writeReport(flags.reports, report, spec.design);
     run.reportPaths = written;

@@ -46,7 +46,7 @@ import type { Outcome, Race } from "../model/commands.js";
 import { assert } from "./assert.js";
 import type { Kernel } from "./kernel.js";
 import { insertVma, mergeNew, rangeMapped, splitAround } from "./mmap.js";
-import { type Mm, PG_anon, PG_dirty, PG_locked, PG_swapcache, type Page, type Vma, VM_LOCKED, Vma as VmaClass, hexa, vmaAddress } from "./types.js";
+import { type Mm, PG_anon, PG_dirty, PG_locked, PG_swapcache, type Page, type Vma, VM_LOCKED, Vma as VmaClass, hexa } from "./types.js";
 
 /** The two threads: the schedule's 0 and 1. */
 export const MOVER = 0;
@@ -144,18 +144,19 @@ function mmRmapLocks(mm: Mm): Array<readonly [unknown, Mode]> {
 }
 
 /**
- * The vmas the design's walk of `page` visits, in its order, whatever their PTEs hold: its
- * walk() with the PTE test answered yes and the mapcount high enough not to stop early.
+ * The (vma, address) pairs the design's walk of `page` visits, in its order, whatever their
+ * PTEs hold: its walk() with the PTE test answered yes and the mapcount high enough not to
+ * stop early. (The walker holds the rmap lock from here on: no vma on it can change.)
  */
-export function walkOrder(k: Kernel, page: Page): Vma[] {
-  const order: Vma[] = [];
+export function walkOrder(k: Kernel, page: Page): { vma: Vma; addr: number }[] {
+  const order: { vma: Vma; addr: number }[] = [];
   const mapcount = page.mapcount;
   const kk = k as { ptePointsTo: Kernel["ptePointsTo"] };
   kk.ptePointsTo = () => true;
   page.mapcount = Number.MAX_SAFE_INTEGER;
   try {
-    k.design.walk(page, (vma) => {
-      if (!order.includes(vma)) order.push(vma);
+    k.design.walk(page, (vma, addr) => {
+      if (!order.some((o) => o.vma === vma && o.addr === addr)) order.push({ vma, addr });
       return true;
     });
   } finally {
@@ -177,10 +178,9 @@ export interface MoveOps {
 
 function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result: { out: Outcome }, ops: MoveOps): Thread {
   const k = r.k;
-  yield { label: "mmap_write_lock", locks: [[mm, "write"]] };
+  yield { label: "mmap_write_lock, unmap destination, split source", locks: [[mm, "write"], ...mmRmapLocks(mm)] };
   r.locks.take(MOVER, mm, "write");
   r.note(MOVER, `mmap_write_lock(mm${mm.id})`);
-  yield { label: "unmap destination, split source", locks: mmRmapLocks(mm) };
   if (!rangeMapped(mm, addr, addr + len)) {
     result.out = { kind: "errno", errno: "EFAULT" };
     r.note(MOVER, "-EFAULT");
@@ -199,17 +199,22 @@ function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result:
     nw.anonVma = vma.anonVma;
     const merged = mergeNew(k, nw, vma);
     let needRmapLocks = false;
+    // The source itself may have been merged into the destination (copy_vma's `*vmap = vma =
+    // new_vma`, an unfaulted vma moved next to itself): it is freed, the merged vma is both.
+    let src = vma;
     if (merged) {
       k.counters.mremapMergesAtDest++;
-      needRmapLocks = merged.vmPgoff <= vma.vmPgoff;
+      if (start >= merged.vmStart && start < merged.vmEnd) src = merged;
+      needRmapLocks = merged.vmPgoff <= src.vmPgoff;
     } else {
       k.design.vmaCopy(vma, nw);
       insertVma(k, nw);
     }
+    if (needRmapLocks) k.counters.racesNeedingRmapLocks++;
     if (k.quirks.has("need-rmap-locks-false")) needRmapLocks = false;
     const target = merged ?? nw;
     r.note(MOVER, `copy_vma → ${merged ? "merged into " : ""}${target}, need_rmap_locks=${needRmapLocks}`);
-    const rmapLocks = needRmapLocks ? vmaRmapLocks(k, vma) : [];
+    const rmapLocks = needRmapLocks ? vmaRmapLocks(k, src) : [];
     if (rmapLocks.length > 0) {
       yield { label: "take_rmap_locks", locks: rmapLocks.map((l) => [l, "write"] as const) };
       for (const l of rmapLocks) r.locks.take(MOVER, l, "write");
@@ -252,14 +257,9 @@ function* walk(r: Race_, page: Page, name: string, visit: (vma: Vma, addr: numbe
   const order = walkOrder(r.k, page);
   r.k.counters.walks++;
   r.note(WALKER, `${name}: rmap_walk ${page}: ${order.length} vma${order.length === 1 ? "" : "s"}`);
-  for (const vma of order) {
+  for (const { vma, addr } of order) {
     yield { label: `${name}: visit ${vma}`, locks: [[`ptl${vma.mm.id}`, "write"]] };
     r.k.counters.vmasVisited++;
-    const addr = vmaAddress(page, vma);
-    if (addr === undefined) {
-      r.note(WALKER, `${name}: ${vma}: outside`);
-      continue;
-    }
     if (!visit(vma, addr)) break;
   }
   if (lock) r.locks.drop(WALKER, lock);
@@ -426,6 +426,7 @@ export function traceColumns(trace: readonly { thread: number; text: string }[])
  */
 export function raceMremap(k: Kernel, mm: Mm, addr: number, len: number, na: number, race: Race, ops: MoveOps): Outcome {
   const r = new Race_(k);
+  k.counters.races++;
   const result: { out: Outcome } = { out: { kind: "addr", addr: na } };
   const threads: Thread[] = [mover(r, mm, addr, len, na, result, ops)];
   const wmm = k.mms.get(race.mm);

@@ -198,7 +198,7 @@ function sysMremap(k: Kernel, mm: Mm, c: Extract<Cmd, { op: "mremap" }>): Outcom
     if (!c.maymove || na === undefined || na < k.world.mmapBase || na + newLen > k.world.vpnLimit) return errno("EINVAL");
     if (na < addr + len && addr < na + newLen) return errno("EINVAL");
     // Interleaving mode (impl/interleave.ts): the same move, step-wise against an rmap walker.
-    if (c.race && racesWith(k, addr, len, newLen, na)) return raceMremap(k, mm, addr, len, na, c.race, {
+    if (c.race && k.designInfo.interleave && racesWith(k, addr, len, newLen, na)) return raceMremap(k, mm, addr, len, na, c.race, {
         movePte: (from, to) => movePte(k, mm, from, to),
         munmap: (start, end) => doMunmap(k, mm, start, end),
       });

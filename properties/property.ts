@@ -16,7 +16,7 @@ import { type World, defaultWorld } from "../model/world.js";
 import type { DesignInfo } from "../impl/design.js";
 import type { CheckId } from "./checks.js";
 import { type CoverageCounts, RunCoverage, addCoverage, emptyCoverage } from "./coverage.js";
-import { type Plan, Resolver, exitOrder, planArbitrary, withFailure } from "./generate.js";
+import { type Plan, Resolver, exitOrder, planArbitrary, withFailure, withRace } from "./generate.js";
 import { type Failure, Session, type StepRecord, runSequence } from "./interpreter.js";
 
 export interface PropertyOptions {
@@ -29,6 +29,8 @@ export interface PropertyOptions {
   readonly swarm?: boolean;
   /** Allocation-failure injection: per command, the probability of a failure point (default 0). */
   readonly failAlloc?: number;
+  /** Interleaving mode: probability that a MREMAP_FIXED move races an rmap walker. */
+  readonly interleave?: number;
   readonly world?: World;
   readonly checkEvery?: number;
   readonly incremental?: boolean;
@@ -156,7 +158,7 @@ export function executePlan(
     return { commands, failure, executed, skipped, marks, fired: session.kernel.counters.allocFailures };
   };
   for (const [i, choice] of plan.choices.entries()) {
-    const failure = step(withFailure(plan, i, resolver.resolve(session.model, choice)));
+    const failure = step(withRace(plan, i, withFailure(plan, i, resolver.resolve(session.model, choice))));
     if (failure) return result(failure);
   }
   // Exits in a drawn order, with a full check after each whatever the schedule (Session.apply
@@ -199,6 +201,7 @@ export function minimize(
       if (attempt([...best.slice(0, i), ...best.slice(i + 1)])) changed = true;
       else if (best[i]?.op === "fork" && attempt(foldFork(best, i))) changed = true;
       else if (i < best.length && lowerFailure(best, i, attempt)) changed = true;
+      else if (i < best.length && shrinkRace(best, i, attempt)) changed = true;
     }
   }
   return { commands: best, result: fails(best) ?? result };
@@ -216,6 +219,23 @@ function lowerFailure(cmds: readonly Cmd[], i: number, attempt: (c: Cmd[]) => bo
   const replaced = (x: Cmd) => cmds.map((y, j) => (j === i ? x : y));
   if (attempt(replaced(without as Cmd))) return true;
   for (let m = 1; m < n; m++) if (attempt(replaced({ ...c, failAlloc: m } as Cmd))) return true;
+  return false;
+}
+
+/**
+ * A command's race, shrunk: dropped if the failure shows without it, else its schedule with
+ * one step of either thread removed (from the end), while the failure still shows.
+ */
+function shrinkRace(cmds: readonly Cmd[], i: number, attempt: (c: Cmd[]) => boolean): boolean {
+  const c = cmds[i] as Cmd;
+  if (c.op !== "mremap" || !c.race) return false;
+  const replaced = (x: Cmd) => cmds.map((y, j) => (j === i ? x : y));
+  const { race: _dropped, ...without } = c;
+  if (attempt(replaced(without))) return true;
+  const s = c.race.schedule;
+  for (let j = s.length - 1; j >= 0; j--) {
+    if (attempt(replaced({ ...c, race: { ...c.race, schedule: [...s.slice(0, j), ...s.slice(j + 1)] } }))) return true;
+  }
   return false;
 }
 
@@ -252,7 +272,7 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
   const stats = emptyStats();
   const shrinkBudget = opts.shrinkBudget ?? defaultShrinkBudget;
   let shrinkCalls = 0;
-  const property = fc.property(planArbitrary({ maxCommands, swarm: opts.swarm ?? true, failAlloc: opts.failAlloc }), (plan) => {
+  const property = fc.property(planArbitrary({ maxCommands, swarm: opts.swarm ?? true, failAlloc: opts.failAlloc, interleave: opts.interleave }), (plan) => {
     if (stopped) return true;
     // Past the budget every candidate "passes", which ends fast-check's shrink deterministically.
     if (first !== undefined && ++shrinkCalls > shrinkBudget) return true;

@@ -72,6 +72,7 @@ export const reportSchema = z.object({
     swarm: z.boolean(),
     /** run --fail-alloc, if the campaign injected allocation failures. */
     failAlloc: z.number().gt(0).max(1).optional(),
+    interleave: z.number().gt(0).max(1).optional(),
     runsToFailure: nat,
     commandsToFailure: nat,
     foundLength: nat,
