@@ -357,6 +357,22 @@ export const catalogue: MutantEntry[] = [
     quick: false,
     interleave: 1,
   },
+  {
+    id: "H8",
+    design: "anon-vma",
+    correct: "anon-vma-chain",
+    title: "anon_vma_link's list_add: a walk visits mremap's new vma before its source and migration orphans an entry",
+    story:
+      "2.6.7's anon_vma list took new vmas at its head (list_add in anon_vma_link / __anon_vma_link / anon_vma_prepare), so a walk visits the vma copy_vma() made for mremap before the vma the PTEs are moved from: a PTE moved between the two visits is seen in neither place. In 2.6.7 only reclaim walked (a missed PTE leaves the page mapped, which try_to_unmap allows); with swapless page migration (2.6.17) remove_migration_ptes() can miss a migration entry and leave it orphaned (\"BUG_ON(!PageLocked(p)) in migration_entry_to_page\"). Hugh Dickins's \"swapless page migration: fix swapops.h:97 BUG\" (May 2006, 2.6.17-rc) links new vmas at the tail, \"as vma_prio_tree_add adds child vma after parent vma\" for file pages. The design is the flaw here (rmapcheck's anon-vma is 2.6.7's, head insertion); the interval tree of anon-vma-chain orders the new vma after its source. The known race: migration's two walks around one move_ptes (I10).",
+    invariants: ["I10"],
+    minimal: [
+      anon(1, 4, 2),
+      w(1, 5, 2),
+      { op: "mremap", mm: 1, addr: 5, len: 1, newLen: 1, maymove: true, fixed: true, newAddr: 16, race: { walker: "migrate", mm: 1, addr: 5, schedule: [0, 0, 1, 1, 1, 1, 1, 1, 0, 1] } },
+    ],
+    quick: false,
+    interleave: 1,
+  },
 ];
 
 export const findMutant = (name: string): MutantEntry | undefined =>
