@@ -12,7 +12,7 @@
  * exactly as before, so existing seeds give the same sequences.
  */
 import fc from "fast-check";
-import { type Cmd, type MapKind, type Op, type Race, allOps, failableOps } from "../model/commands.js";
+import { type Cmd, type MapKind, type Op, type Outcome, type Race, allOps, failableOps } from "../model/commands.js";
 import type { ModelState } from "../model/semantic.js";
 import type { World } from "../model/world.js";
 
@@ -138,16 +138,38 @@ function raceArbitrary(opts: PlanOptions, plan: fc.Arbitrary<Plan>): fc.Arbitrar
   return fc.record({ plan, raceRate, races }).map(({ plan: base, raceRate: rate, races: draws }) => ({ ...base, raceRate: rate, races: draws }));
 }
 
-/** The command resolved from choice i, with the race the plan draws for it, if any. */
-export function withRace(plan: Plan, i: number, cmd: Cmd): Cmd {
+/**
+ * Where each range a MREMAP_FIXED move placed came from (mm:addr → old addr), so that a raced
+ * move can go back home: the case in which copy_vma() merges into the old neighbour, which a
+ * walk visits first (need_rmap_locks). Used only in interleaving mode.
+ */
+export class MoveHistory {
+  /** Per mm, its latest MREMAP_FIXED move that succeeded. */
+  private readonly last = new Map<number, { from: number; to: number; len: number }>();
+  record(cmd: Cmd, out: Outcome): void {
+    if (cmd.op !== "mremap" || !cmd.fixed || out.kind !== "addr") return;
+    this.last.set(cmd.mm, { from: cmd.addr, to: out.addr, len: cmd.newLen });
+  }
+  latest(mm: number): { from: number; to: number; len: number } | undefined {
+    return this.last.get(mm);
+  }
+}
+
+/**
+ * The command resolved from choice i, with the race the plan draws for it, if any. Half of
+ * the raced moves in an mm that moved a range before move that range back where it came from.
+ */
+export function withRace(plan: Plan, i: number, cmd: Cmd, history?: MoveHistory): Cmd {
   const rate = plan.raceRate ?? 0;
   const draw = plan.races?.[i];
   if (rate <= 0 || draw === undefined || cmd.op !== "mremap" || !cmd.fixed || cmd.newLen !== cmd.len) return cmd;
   if (draw[0] < failScale * (1 - rate)) return cmd;
   const [, w, runs] = draw;
   const schedule = runs.flatMap((n, j) => Array.from({ length: n }, () => j % 2));
-  const race: Race = { walker: w % 3 === 2 ? "swapout" : "migrate", mm: cmd.mm, addr: cmd.addr + ((w >>> 2) % cmd.len), schedule };
-  return { ...cmd, race };
+  const back = (w >>> 8) % 2 === 0 ? history?.latest(cmd.mm) : undefined;
+  const move = back ? { ...cmd, addr: back.to, len: back.len, newLen: back.len, newAddr: back.from } : cmd;
+  const race: Race = { walker: w % 3 === 2 ? "swapout" : "migrate", mm: cmd.mm, addr: move.addr + ((w >>> 2) % move.len), schedule };
+  return { ...move, race };
 }
 
 /** The command resolved from choice i, with the failure point the plan draws for it, if any. */

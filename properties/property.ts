@@ -16,7 +16,7 @@ import { type World, defaultWorld } from "../model/world.js";
 import type { DesignInfo } from "../impl/design.js";
 import type { CheckId } from "./checks.js";
 import { type CoverageCounts, RunCoverage, addCoverage, emptyCoverage } from "./coverage.js";
-import { type Plan, Resolver, exitOrder, planArbitrary, withFailure, withRace } from "./generate.js";
+import { MoveHistory, type Plan, Resolver, exitOrder, planArbitrary, withFailure, withRace } from "./generate.js";
 import { type Failure, Session, type StepRecord, runSequence } from "./interpreter.js";
 
 export interface PropertyOptions {
@@ -143,9 +143,11 @@ export function executePlan(
   const marks = new RunCoverage();
   let executed = 0;
   let skipped = 0;
+  const moves = plan.raceRate ? new MoveHistory() : undefined;
   const step = (cmd: Cmd): Failure | undefined => {
     commands.push(cmd);
     const r = session.apply(cmd);
+    moves?.record(cmd, r.record.model);
     if (r.record.model.kind === "skip") skipped++;
     else {
       executed++;
@@ -158,7 +160,7 @@ export function executePlan(
     return { commands, failure, executed, skipped, marks, fired: session.kernel.counters.allocFailures };
   };
   for (const [i, choice] of plan.choices.entries()) {
-    const failure = step(withRace(plan, i, withFailure(plan, i, resolver.resolve(session.model, choice))));
+    const failure = step(withRace(plan, i, withFailure(plan, i, resolver.resolve(session.model, choice)), moves));
     if (failure) return result(failure);
   }
   // Exits in a drawn order, with a full check after each whatever the schedule (Session.apply
