@@ -35,12 +35,18 @@
  * never leaves a migration entry behind. A migration entry lives in its PTE slot; here it is
  * kept beside the page table (`migrationEntries`) while the race runs, and none may remain.
  *
- * The walk's order is the design's: its walk() with every PTE test answered yes lists the vmas
- * it would visit under the lock (the list or tree order), whatever they map (walkOrder()).
+ * The walk's order is the design's: its walk() with every PTE test answered yes lists the
+ * (vma, address) pairs it would visit under the lock (the list or tree order), whatever they
+ * map (walkOrder()). Designs opt in (DesignInfo.interleave: anon-vma, anon-vma-chain*); the
+ * mremap's locking is today's for every design (need_rmap_locks), whatever its era, so
+ * anon-vma's 2.6.7 head-of-list links fail I10 (catalogue H8), as 2.6.17-rc's swapless
+ * migration found (Hugh Dickins's list_add_tail fix).
+ *
  * Simplified: one PTE lock per mm (split PTE locks only narrow the critical sections, each
  * of which is one step here); the move is one move_ptes() call per source vma (our address
  * spaces fit in one PMD); only MREMAP_FIXED moves of an unchanged length race (other mremaps
- * run as in sequential mode and the walker runs after them).
+ * run as in sequential mode and no walker runs); no per-VMA lock; page_referenced, truncate,
+ * fork's copy, munmap and exec's shift_arg_pages are not step-wise.
  */
 import type { Outcome, Race } from "../model/commands.js";
 import { assert } from "./assert.js";
