@@ -85,9 +85,12 @@ export interface CampaignStats {
   /** Commands that carried a failure point, and those whose failing allocation was reached. */
   failurePoints: number;
   failuresFired: number;
+  /** Interleaving mode: mremap moves raced by a walk, and those whose copy_vma merged into a neighbour the walk visits first. */
+  races: number;
+  racesNeedingRmapLocks: number;
 }
 
-export const emptyStats = (): CampaignStats => ({ ops: {}, skipped: 0, lengths: [], failurePoints: 0, failuresFired: 0 });
+export const emptyStats = (): CampaignStats => ({ ops: {}, skipped: 0, lengths: [], failurePoints: 0, failuresFired: 0, races: 0, racesNeedingRmapLocks: 0 });
 
 /** Count `runs` runs of `length` commands in a lengths histogram. */
 function countLength(lengths: number[], length: number, runs = 1): void {
@@ -100,6 +103,8 @@ export function addStats(into: CampaignStats, from: CampaignStats): void {
   into.skipped += from.skipped;
   into.failurePoints += from.failurePoints ?? 0;
   into.failuresFired += from.failuresFired ?? 0;
+  into.races += from.races ?? 0;
+  into.racesNeedingRmapLocks += from.racesNeedingRmapLocks ?? 0;
   from.lengths.forEach((runs, length) => {
     countLength(into.lengths, length, runs);
   });
@@ -127,7 +132,7 @@ export const defaultShrinkBudget = 1000;
 export function executePlan(
   plan: Plan,
   opts: Pick<PropertyOptions, "design" | "mutant" | "quirks" | "world" | "checkEvery" | "incremental">,
-): { commands: Cmd[]; failure?: Failure; executed: number; skipped: number; marks: RunCoverage; fired: number } {
+): { commands: Cmd[]; failure?: Failure; executed: number; skipped: number; marks: RunCoverage; fired: number; races: number; racesNeedingRmapLocks: number } {
   const world = opts.world ?? defaultWorld;
   // Named fields, not { ...opts, history: false }: opts carries the whole property's options.
   const session = new Session(opts.design, {
@@ -157,7 +162,8 @@ export function executePlan(
   };
   const result = (failure?: Failure) => {
     marks.finish(session.kernel);
-    return { commands, failure, executed, skipped, marks, fired: session.kernel.counters.allocFailures };
+    const { allocFailures, races, racesNeedingRmapLocks } = session.kernel.counters;
+    return { commands, failure, executed, skipped, marks, fired: allocFailures, races, racesNeedingRmapLocks };
   };
   for (const [i, choice] of plan.choices.entries()) {
     const failure = step(withRace(plan, i, withFailure(plan, i, resolver.resolve(session.model, choice)), moves));
@@ -288,6 +294,8 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
         if (failAllocOf(c) !== undefined) stats.failurePoints++;
       }
       stats.failuresFired += r.fired;
+      stats.races += r.races;
+      stats.racesNeedingRmapLocks += r.racesNeedingRmapLocks;
       stats.skipped += r.skipped;
       countLength(stats.lengths, r.commands.length);
       opts.onRun?.(runsDone, commands);
