@@ -35,6 +35,8 @@ export interface CampaignOptions {
   readonly swarm: boolean;
   /** Allocation-failure injection probability (undefined: off). */
   readonly failAlloc?: number;
+  /** Interleaving mode: probability that a MREMAP_FIXED move races an rmap walker (undefined: off). */
+  readonly interleave?: number;
   readonly checkEvery: number;
   readonly shrinkBudget?: number;
   /** Design modules (absolute paths) a worker thread must load before it can find the design. */
@@ -50,6 +52,7 @@ export interface ChunkJob {
   readonly maxCommands: number;
   readonly swarm: boolean;
   readonly failAlloc?: number;
+  readonly interleave?: number;
   readonly checkEvery: number;
   readonly shrinkBudget?: number;
   readonly deadline: number;
@@ -90,6 +93,7 @@ export function runChunk(job: ChunkJob, onRun?: (runs: number, commands: number)
     maxCommands: job.maxCommands,
     swarm: job.swarm,
     failAlloc: job.failAlloc,
+    interleave: job.interleave,
     checkEvery: job.checkEvery,
     shrinkBudget: job.shrinkBudget,
     onRun,
@@ -131,6 +135,7 @@ export async function runCampaign(o: CampaignOptions, progress?: ProgressFn): Pr
     maxCommands: o.maxCommands,
     swarm: o.swarm,
     failAlloc: o.failAlloc,
+    interleave: o.interleave,
     checkEvery: o.checkEvery,
     shrinkBudget: o.shrinkBudget,
     deadline,

@@ -111,7 +111,7 @@ function search(
 export function huntOne(m: MutantEntry, seed: number, timeLimit: number): SeedOutcome {
   const design = lookupDesign(m.design);
   if (!design) throw new UsageError(`catalogue entry ${m.id} names unknown design '${m.design}'`);
-  const r = search({ design, mutant: m.mutant, quirks: m.quirks, failAlloc: m.failAlloc }, seed, { runs: Number.POSITIVE_INFINITY, seconds: timeLimit });
+  const r = search({ design, mutant: m.mutant, quirks: m.quirks, failAlloc: m.failAlloc, interleave: m.interleave }, seed, { runs: Number.POSITIVE_INFINITY, seconds: timeLimit });
   const cx = r.counterexample;
   return {
     seed,
@@ -175,7 +175,8 @@ export async function huntCommand(flags: HuntFlags): Promise<number> {
         progress.update(() => `hunt: control ${name}, seed ${seed}/${flags.seeds}`);
         // With allocation failures on if any of its mutants is hunted with them.
         const failAlloc = Math.max(0, ...entries.filter((m) => m.correct === name).map((m) => m.failAlloc ?? 0)) || undefined;
-        const r = search({ design, failAlloc }, seed, { runs: budget, seconds: flags.timeLimit });
+        const interleave = Math.max(0, ...entries.filter((m) => m.correct === name).map((m) => m.interleave ?? 0)) || undefined;
+        const r = search({ design, failAlloc, interleave }, seed, { runs: budget, seconds: flags.timeLimit });
         runs += r.runs;
         commands += r.commands;
         if (r.counterexample) failure = `${r.counterexample.failure.invariant}: ${r.counterexample.failure.message} (seed ${seed})`;

@@ -28,6 +28,8 @@ export interface RunFlags {
   swarm: boolean;
   /** Allocation-failure injection probability (undefined: off). */
   failAlloc?: number;
+  /** Interleaving mode's race probability (undefined: off). */
+  interleave?: number;
   checkEvery: number;
   shrinkBudget: number;
   timeLimit?: number;
@@ -62,7 +64,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     ].filter(Boolean);
     console.log(
       `rmapcheck run: seed ${flags.seed}, ${runs}, up to ${flags.maxCommands} commands per run, ` +
-        `swarm ${flags.swarm ? "on" : "off"}, ${flags.failAlloc ? `allocation failures ${flags.failAlloc}${flags.swarm ? " (swarm: off in some runs)" : ""}, ` : ""}checks every ${flags.checkEvery === 1 ? "step" : `${flags.checkEvery} steps`}` +
+        `swarm ${flags.swarm ? "on" : "off"}, ${flags.failAlloc ? `allocation failures ${flags.failAlloc}${flags.swarm ? " (swarm: off in some runs)" : ""}, ` : ""}${flags.interleave ? `interleaving ${flags.interleave}${flags.swarm ? " (swarm: off in some runs)" : ""}, ` : ""}checks every ${flags.checkEvery === 1 ? "step" : `${flags.checkEvery} steps`}` +
         (extra.length ? `, ${extra.join(", ")}` : ""),
     );
     console.log(
@@ -133,6 +135,7 @@ async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
       maxCommands: flags.maxCommands,
       swarm: flags.swarm,
       failAlloc: flags.failAlloc,
+      interleave: flags.interleave,
       checkEvery: flags.checkEvery,
       shrinkBudget: flags.shrinkBudget,
       designModules: flags.designModules,
@@ -166,6 +169,7 @@ async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
       maxCommands: flags.maxCommands,
       swarm: flags.swarm,
       failAlloc: flags.failAlloc,
+      interleave: flags.interleave,
     });
     const written = writeReport(flags.reports, report, spec.design);
     run.reportPaths = written;
@@ -218,6 +222,8 @@ export function summarizeStats(stats: CampaignStats, coverage: CoverageCounts, r
     skipRate: total > 0 ? Number((stats.skipped / total).toFixed(4)) : 0,
     failurePoints: stats.failurePoints,
     failuresFired: stats.failuresFired,
+    races: stats.races,
+    racesNeedingRmapLocks: stats.racesNeedingRmapLocks,
     sequenceLength: { min: counted === 0 ? 0 : nth(0), median: pct(0.5), p90: pct(0.9), max: counted === 0 ? 0 : nth(counted - 1) },
     runs,
     coverage,
@@ -233,6 +239,7 @@ function printStats(stats: CampaignStats, coverage: CoverageCounts, runs: number
   const l = s.sequenceLength;
   console.log(`  sequence length: min ${l.min}, median ${l.median}, p90 ${l.p90}, max ${l.max}; skipped ${s.skipped} (${(100 * s.skipRate).toFixed(2)}%)`);
   if (s.failurePoints > 0) console.log(`  allocation failures: ${s.failurePoints} failure points, ${s.failuresFired} reached (the rest named an allocation the command never made)`);
+  if (s.races > 0) console.log(`  interleaving: ${s.races} mremap moves raced a walk, ${s.racesNeedingRmapLocks} of them merged into a neighbour the walk visits first (need_rmap_locks)`);
   console.log(`  coverage (runs reaching each mark, of ${runs}):`);
   for (const m of requiredMarks) console.log(`    ${m.padEnd(28)} ${String(coverage[m]).padStart(7)}`);
 }

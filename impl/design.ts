@@ -143,6 +143,13 @@ export interface DesignInfo {
    * copy (6.1+: vma_iter_prealloc(), __mt_dup()): one more allocation that can fail there.
    */
   readonly vmaPrealloc?: boolean;
+  /**
+   * The design's walk follows an object the kernel locks for it (an anon_vma's rwsem, the
+   * file's i_mmap_rwsem), so interleaving mode races its walks against mremap under those
+   * locks (impl/interleave.ts). Designs whose walk follows per-page state (pte_chain_lock)
+   * are not modelled there: their races run sequentially.
+   */
+  readonly interleave?: boolean;
   create(kernel: Kernel, mutant?: string): RmapDesign;
 }
 
@@ -188,6 +195,10 @@ export class Counters {
   swapinsByOtherMm = 0;
   /** PTEs zapped by truncate. */
   truncateZaps = 0;
+  /** Interleaving mode: mremap moves raced by an rmap walker (impl/interleave.ts). */
+  races = 0;
+  /** Of those, copy_vma merges into a neighbour that the walk visits first (need_rmap_locks). */
+  racesNeedingRmapLocks = 0;
 }
 
 /** Assign a vma's range; the default body of vmaAdjust. */

@@ -12,6 +12,7 @@ import type { Cmd, Outcome } from "../model/commands.js";
 import { AllocFailure } from "./alloc.js";
 import { assert, poison } from "./assert.js";
 import type { Kernel } from "./kernel.js";
+import { raceMremap, racesWith } from "./interleave.js";
 import {
   absorb,
   adjustVma,
@@ -196,6 +197,11 @@ function sysMremap(k: Kernel, mm: Mm, c: Extract<Cmd, { op: "mremap" }>): Outcom
     const na = c.newAddr;
     if (!c.maymove || na === undefined || na < k.world.mmapBase || na + newLen > k.world.vpnLimit) return errno("EINVAL");
     if (na < addr + len && addr < na + newLen) return errno("EINVAL");
+    // Interleaving mode (impl/interleave.ts): the same move, step-wise against an rmap walker.
+    if (c.race && k.designInfo.interleave && racesWith(k, addr, len, newLen, na)) return raceMremap(k, mm, addr, len, na, c.race, {
+        movePte: (from, to) => movePte(k, mm, from, to),
+        munmap: (start, end) => doMunmap(k, mm, start, end),
+      });
     if (!rangeMapped(mm, addr, addr + len)) return errno("EFAULT");
     doMunmap(k, mm, na, na + newLen);
     if (newLen < len) {

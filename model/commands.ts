@@ -26,6 +26,19 @@ export type FileId = number;
 export type Prot = "r" | "rw";
 export type MapKind = "anon" | "private-file" | "shared-file";
 
+/**
+ * An rmap walker racing an mremap move (interleaving mode, docs/semantics.md): `walker` runs
+ * on the page mapped at (mm, addr) when the mremap starts; `schedule` says which thread takes
+ * each step (0 = the mremap, 1 = the walker; past its end, the lowest runnable thread). Like
+ * a failure point it is command data: generated, shrunk, printed and replayed.
+ */
+export interface Race {
+  walker: "migrate" | "swapout";
+  mm: MmId;
+  addr: Vpn;
+  schedule: number[];
+}
+
 /** The failure point of a command that allocates: its n-th allocation (1-based) fails. */
 interface MayFail {
   failAlloc?: number;
@@ -56,6 +69,8 @@ export type Cmd =
       /** MREMAP_FIXED (requires maymove): move to newAddr. */
       fixed: boolean;
       newAddr?: Vpn;
+      /** Interleaving mode: an rmap walk runs concurrently with this move (impl/interleave.ts). */
+      race?: Race;
     }
   | { op: "madvise"; mm: MmId; addr: Vpn; len: number; advice: "dontneed" }
   | ({ op: "mlock"; mm: MmId; addr: Vpn; len: number } & MayFail)
@@ -189,7 +204,8 @@ function syscallToString(c: Cmd): string {
       const dest = c.fixed ? ` → ${hex(c.newAddr ?? 0)}` : "";
       const flags = c.fixed ? " MAYMOVE|FIXED" : c.maymove ? " MAYMOVE" : "";
       const size = c.newLen === c.len ? "" : ` to ${c.newLen}`;
-      return `mremap(mm${c.mm}, ${range(c.addr, c.len)}${size}${dest}${flags})`;
+      const race = c.race ? ` racing ${c.race.walker}(page@mm${c.race.mm}:${hex(c.race.addr)}) schedule [${c.race.schedule.map((t) => (t === 0 ? "M" : "W")).join("")}]` : "";
+      return `mremap(mm${c.mm}, ${range(c.addr, c.len)}${size}${dest}${flags})${race}`;
     }
     case "madvise":
       return `madvise(mm${c.mm}, ${range(c.addr, c.len)}, DONTNEED)`;

@@ -12,7 +12,7 @@
  * exactly as before, so existing seeds give the same sequences.
  */
 import fc from "fast-check";
-import { type Cmd, type MapKind, type Op, allOps, failableOps } from "../model/commands.js";
+import { type Cmd, type MapKind, type Op, type Outcome, type Race, allOps, failableOps } from "../model/commands.js";
 import type { ModelState } from "../model/semantic.js";
 import type { World } from "../model/world.js";
 
@@ -28,7 +28,21 @@ export interface Plan {
   /** Injection on: this run's failure rate (swarm: 0 in some runs) and a draw per choice. */
   readonly failRate?: number;
   readonly fails?: readonly FailDraw[];
+  /** Interleaving mode: this run's race rate (swarm: 0 in some runs) and a draw per choice. */
+  readonly raceRate?: number;
+  readonly races?: readonly RaceDraw[];
 }
+
+/**
+ * [r, w, runs]: a MREMAP_FIXED move of choice i races an rmap walker when r falls in the top
+ * raceRate of [0, failScale); w picks the walker (migration twice as often as swap-out) and
+ * its page in the moved range; runs are the schedule's run lengths, mover first, alternating
+ * (a race is lost or won in a few switches: runs reach them far more often than coin flips).
+ */
+export type RaceDraw = readonly [number, number, readonly number[]];
+/** Longest run of one thread, and most runs, in a drawn schedule. */
+export const raceRunMax = 8;
+export const raceRunsMax = 6;
 
 /**
  * [r, x]: choice i fails when r falls in the top failRate of [0, failScale), at allocation
@@ -68,6 +82,8 @@ export interface PlanOptions {
   readonly swarm: boolean;
   /** Probability that a command which allocates gets a failure point (0 or absent: off). */
   readonly failAlloc?: number;
+  /** Probability that a MREMAP_FIXED move races an rmap walker (0 or absent: off). */
+  readonly interleave?: number;
 }
 
 const choiceArb = fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat());
@@ -87,15 +103,73 @@ export function planArbitrary(opts: PlanOptions): fc.Arbitrary<Plan> {
     choices: fc.array(choiceArb, { minLength: Math.floor(opts.maxCommands / 3), maxLength: opts.maxCommands, size: "max" }),
     exitSeed: fc.nat(),
   });
+  const withRaces = raceArbitrary(opts, plan);
   const p = opts.failAlloc ?? 0;
-  if (p <= 0) return plan;
+  if (p <= 0) return withRaces;
+  const plan1 = withRaces;
   // Swarm: injection is off in some runs altogether (the boolean shrinks to off).
   const failRate = opts.swarm ? fc.boolean().map((on) => (on ? p : 0)) : fc.constant(p);
   const fails = fc.array(fc.tuple(fc.nat({ max: failScale - 1 }), fc.nat({ max: failScale - 1 })), {
     minLength: opts.maxCommands,
     maxLength: opts.maxCommands,
   });
-  return fc.record({ plan, failRate, fails }).map(({ plan: base, failRate: rate, fails: draws }) => ({ ...base, failRate: rate, fails: draws }));
+  return fc.record({ plan: plan1, failRate, fails }).map(({ plan: base, failRate: rate, fails: draws }) => ({ ...base, failRate: rate, fails: draws }));
+}
+
+/** A run length, short ones first: a race is decided by a switch or two a few steps in. */
+const raceRunArb = fc.oneof(
+  { arbitrary: fc.constant(1), weight: 8 },
+  { arbitrary: fc.constant(2), weight: 4 },
+  { arbitrary: fc.constant(3), weight: 2 },
+  { arbitrary: fc.integer({ min: 4, max: raceRunMax }), weight: 2 },
+);
+
+/** The plan with race draws when interleaving mode is on; the plan itself when off. */
+function raceArbitrary(opts: PlanOptions, plan: fc.Arbitrary<Plan>): fc.Arbitrary<Plan> {
+  const p = opts.interleave ?? 0;
+  if (p <= 0) return plan;
+  const raceRate = opts.swarm ? fc.boolean().map((on) => (on ? p : 0)) : fc.constant(p);
+  const draw = fc.tuple(
+    fc.nat({ max: failScale - 1 }),
+    fc.nat(),
+    fc.array(raceRunArb, { minLength: 1, maxLength: raceRunsMax }),
+  );
+  const races = fc.array(draw, { minLength: opts.maxCommands, maxLength: opts.maxCommands });
+  return fc.record({ plan, raceRate, races }).map(({ plan: base, raceRate: rate, races: draws }) => ({ ...base, raceRate: rate, races: draws }));
+}
+
+/**
+ * Where each range a MREMAP_FIXED move placed came from (mm:addr → old addr), so that a raced
+ * move can go back home: the case in which copy_vma() merges into the old neighbour, which a
+ * walk visits first (need_rmap_locks). Used only in interleaving mode.
+ */
+export class MoveHistory {
+  /** Per mm, its latest MREMAP_FIXED move that succeeded. */
+  private readonly last = new Map<number, { from: number; to: number; len: number }>();
+  record(cmd: Cmd, out: Outcome): void {
+    if (cmd.op !== "mremap" || !cmd.fixed || out.kind !== "addr") return;
+    this.last.set(cmd.mm, { from: cmd.addr, to: out.addr, len: cmd.newLen });
+  }
+  latest(mm: number): { from: number; to: number; len: number } | undefined {
+    return this.last.get(mm);
+  }
+}
+
+/**
+ * The command resolved from choice i, with the race the plan draws for it, if any. Half of
+ * the raced moves in an mm that moved a range before move that range back where it came from.
+ */
+export function withRace(plan: Plan, i: number, cmd: Cmd, history?: MoveHistory): Cmd {
+  const rate = plan.raceRate ?? 0;
+  const draw = plan.races?.[i];
+  if (rate <= 0 || draw === undefined || cmd.op !== "mremap" || !cmd.fixed || cmd.newLen !== cmd.len) return cmd;
+  if (draw[0] < failScale * (1 - rate)) return cmd;
+  const [, w, runs] = draw;
+  const schedule = runs.flatMap((n, j) => Array.from({ length: n }, () => j % 2));
+  const back = (w >>> 8) % 2 === 0 ? history?.latest(cmd.mm) : undefined;
+  const move = back ? { ...cmd, addr: back.to, len: back.len, newLen: back.len, newAddr: back.from } : cmd;
+  const race: Race = { walker: w % 3 === 2 ? "swapout" : "migrate", mm: cmd.mm, addr: move.addr + ((w >>> 2) % move.len), schedule };
+  return { ...move, race };
 }
 
 /** The command resolved from choice i, with the failure point the plan draws for it, if any. */

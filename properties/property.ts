@@ -16,7 +16,7 @@ import { type World, defaultWorld } from "../model/world.js";
 import type { DesignInfo } from "../impl/design.js";
 import type { CheckId } from "./checks.js";
 import { type CoverageCounts, RunCoverage, addCoverage, emptyCoverage } from "./coverage.js";
-import { type Plan, Resolver, exitOrder, planArbitrary, withFailure } from "./generate.js";
+import { MoveHistory, type Plan, Resolver, exitOrder, planArbitrary, withFailure, withRace } from "./generate.js";
 import { type Failure, Session, type StepRecord, runSequence } from "./interpreter.js";
 
 export interface PropertyOptions {
@@ -29,6 +29,8 @@ export interface PropertyOptions {
   readonly swarm?: boolean;
   /** Allocation-failure injection: per command, the probability of a failure point (default 0). */
   readonly failAlloc?: number;
+  /** Interleaving mode: probability that a MREMAP_FIXED move races an rmap walker. */
+  readonly interleave?: number;
   readonly world?: World;
   readonly checkEvery?: number;
   readonly incremental?: boolean;
@@ -83,9 +85,12 @@ export interface CampaignStats {
   /** Commands that carried a failure point, and those whose failing allocation was reached. */
   failurePoints: number;
   failuresFired: number;
+  /** Interleaving mode: mremap moves raced by a walk, and those whose copy_vma merged into a neighbour the walk visits first. */
+  races: number;
+  racesNeedingRmapLocks: number;
 }
 
-export const emptyStats = (): CampaignStats => ({ ops: {}, skipped: 0, lengths: [], failurePoints: 0, failuresFired: 0 });
+export const emptyStats = (): CampaignStats => ({ ops: {}, skipped: 0, lengths: [], failurePoints: 0, failuresFired: 0, races: 0, racesNeedingRmapLocks: 0 });
 
 /** Count `runs` runs of `length` commands in a lengths histogram. */
 function countLength(lengths: number[], length: number, runs = 1): void {
@@ -98,6 +103,8 @@ export function addStats(into: CampaignStats, from: CampaignStats): void {
   into.skipped += from.skipped;
   into.failurePoints += from.failurePoints ?? 0;
   into.failuresFired += from.failuresFired ?? 0;
+  into.races += from.races ?? 0;
+  into.racesNeedingRmapLocks += from.racesNeedingRmapLocks ?? 0;
   from.lengths.forEach((runs, length) => {
     countLength(into.lengths, length, runs);
   });
@@ -125,7 +132,7 @@ export const defaultShrinkBudget = 1000;
 export function executePlan(
   plan: Plan,
   opts: Pick<PropertyOptions, "design" | "mutant" | "quirks" | "world" | "checkEvery" | "incremental">,
-): { commands: Cmd[]; failure?: Failure; executed: number; skipped: number; marks: RunCoverage; fired: number } {
+): { commands: Cmd[]; failure?: Failure; executed: number; skipped: number; marks: RunCoverage; fired: number; races: number; racesNeedingRmapLocks: number } {
   const world = opts.world ?? defaultWorld;
   // Named fields, not { ...opts, history: false }: opts carries the whole property's options.
   const session = new Session(opts.design, {
@@ -141,9 +148,11 @@ export function executePlan(
   const marks = new RunCoverage();
   let executed = 0;
   let skipped = 0;
+  const moves = plan.raceRate ? new MoveHistory() : undefined;
   const step = (cmd: Cmd): Failure | undefined => {
     commands.push(cmd);
     const r = session.apply(cmd);
+    moves?.record(cmd, r.record.model);
     if (r.record.model.kind === "skip") skipped++;
     else {
       executed++;
@@ -153,10 +162,11 @@ export function executePlan(
   };
   const result = (failure?: Failure) => {
     marks.finish(session.kernel);
-    return { commands, failure, executed, skipped, marks, fired: session.kernel.counters.allocFailures };
+    const { allocFailures, races, racesNeedingRmapLocks } = session.kernel.counters;
+    return { commands, failure, executed, skipped, marks, fired: allocFailures, races, racesNeedingRmapLocks };
   };
   for (const [i, choice] of plan.choices.entries()) {
-    const failure = step(withFailure(plan, i, resolver.resolve(session.model, choice)));
+    const failure = step(withRace(plan, i, withFailure(plan, i, resolver.resolve(session.model, choice)), moves));
     if (failure) return result(failure);
   }
   // Exits in a drawn order, with a full check after each whatever the schedule (Session.apply
@@ -199,6 +209,7 @@ export function minimize(
       if (attempt([...best.slice(0, i), ...best.slice(i + 1)])) changed = true;
       else if (best[i]?.op === "fork" && attempt(foldFork(best, i))) changed = true;
       else if (i < best.length && lowerFailure(best, i, attempt)) changed = true;
+      else if (i < best.length && shrinkRace(best, i, attempt)) changed = true;
     }
   }
   return { commands: best, result: fails(best) ?? result };
@@ -216,6 +227,23 @@ function lowerFailure(cmds: readonly Cmd[], i: number, attempt: (c: Cmd[]) => bo
   const replaced = (x: Cmd) => cmds.map((y, j) => (j === i ? x : y));
   if (attempt(replaced(without as Cmd))) return true;
   for (let m = 1; m < n; m++) if (attempt(replaced({ ...c, failAlloc: m } as Cmd))) return true;
+  return false;
+}
+
+/**
+ * A command's race, shrunk: dropped if the failure shows without it, else its schedule with
+ * one step of either thread removed (from the end), while the failure still shows.
+ */
+function shrinkRace(cmds: readonly Cmd[], i: number, attempt: (c: Cmd[]) => boolean): boolean {
+  const c = cmds[i] as Cmd;
+  if (c.op !== "mremap" || !c.race) return false;
+  const replaced = (x: Cmd) => cmds.map((y, j) => (j === i ? x : y));
+  const { race: _dropped, ...without } = c;
+  if (attempt(replaced(without))) return true;
+  const s = c.race.schedule;
+  for (let j = s.length - 1; j >= 0; j--) {
+    if (attempt(replaced({ ...c, race: { ...c.race, schedule: [...s.slice(0, j), ...s.slice(j + 1)] } }))) return true;
+  }
   return false;
 }
 
@@ -252,7 +280,7 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
   const stats = emptyStats();
   const shrinkBudget = opts.shrinkBudget ?? defaultShrinkBudget;
   let shrinkCalls = 0;
-  const property = fc.property(planArbitrary({ maxCommands, swarm: opts.swarm ?? true, failAlloc: opts.failAlloc }), (plan) => {
+  const property = fc.property(planArbitrary({ maxCommands, swarm: opts.swarm ?? true, failAlloc: opts.failAlloc, interleave: opts.interleave }), (plan) => {
     if (stopped) return true;
     // Past the budget every candidate "passes", which ends fast-check's shrink deterministically.
     if (first !== undefined && ++shrinkCalls > shrinkBudget) return true;
@@ -266,6 +294,8 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
         if (failAllocOf(c) !== undefined) stats.failurePoints++;
       }
       stats.failuresFired += r.fired;
+      stats.races += r.races;
+      stats.racesNeedingRmapLocks += r.racesNeedingRmapLocks;
       stats.skipped += r.skipped;
       countLength(stats.lengths, r.commands.length);
       opts.onRun?.(runsDone, commands);

@@ -34,6 +34,9 @@ export const cmdSchema = z.discriminatedUnion("op", [
     maymove: z.boolean(),
     fixed: z.boolean(),
     newAddr: nat.optional(),
+    race: z
+      .object({ walker: z.enum(["migrate", "swapout"]), mm: nat, addr: nat, schedule: z.array(int.min(0).max(1)) })
+      .optional(),
   }),
   z.object({ op: z.literal("madvise"), ...range, advice: z.literal("dontneed") }),
   z.object({ op: z.literal("mlock"), ...range, ...mayFail }),
@@ -69,6 +72,7 @@ export const reportSchema = z.object({
     swarm: z.boolean(),
     /** run --fail-alloc, if the campaign injected allocation failures. */
     failAlloc: z.number().gt(0).max(1).optional(),
+    interleave: z.number().gt(0).max(1).optional(),
     runsToFailure: nat,
     commandsToFailure: nat,
     foundLength: nat,

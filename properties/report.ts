@@ -44,6 +44,7 @@ export interface ReportOptions {
   readonly maxCommands: number;
   readonly swarm: boolean;
   readonly failAlloc?: number;
+  readonly interleave?: number;
   readonly expect?: "fail" | "pass";
   readonly title?: string;
   readonly explanation?: string;
@@ -77,6 +78,7 @@ export function buildReport(cx: Counterexample, o: ReportOptions): ShrinkReport 
       maxCommands: o.maxCommands,
       swarm: o.swarm,
       ...(o.failAlloc ? { failAlloc: o.failAlloc } : {}),
+      ...(o.interleave ? { interleave: o.interleave } : {}),
       runsToFailure: cx.runsToFailure,
       commandsToFailure: cx.commandsToFailure,
       foundLength: cx.foundLength,
@@ -177,7 +179,7 @@ export function renderMarkdown(r: ShrinkReport, design: DesignInfo, file: string
   out.push(`**Why this matters.** ${whyItMatters[r.invariant]}`, "");
   if (r.explanation) out.push(r.explanation, "");
   out.push(
-    `Design \`${name}\` (${design.era}). Found by \`rmapcheck run --design ${name} --seed ${r.found.seed} --runs ${r.found.runs} --max-commands ${r.found.maxCommands}${r.found.swarm ? "" : " --no-swarm"}${r.found.failAlloc ? ` --fail-alloc ${r.found.failAlloc}` : ""}\` ` +
+    `Design \`${name}\` (${design.era}). Found by \`rmapcheck run --design ${name} --seed ${r.found.seed} --runs ${r.found.runs} --max-commands ${r.found.maxCommands}${r.found.swarm ? "" : " --no-swarm"}${r.found.failAlloc ? ` --fail-alloc ${r.found.failAlloc}` : ""}${r.found.interleave ? ` --interleave ${r.found.interleave}` : ""}\` ` +
       `in run ${r.found.runsToFailure}${r.found.chunk !== undefined ? ` of chunk ${r.found.chunk}` : ""} after ${r.found.commandsToFailure} commands; shrunk from ${r.found.foundLength} to ${r.commands.length} commands. ` +
       `Replay: \`rmapcheck replay ${file}\`. Expected outcome when replayed: **${r.expect}**.`,
     "",

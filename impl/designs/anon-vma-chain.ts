@@ -749,6 +749,7 @@ export function makeAnonVmaChain(
       era: "6.16+ (merge rules as fixed in 6.19)",
       summary: "anon-vma-chain with 6.16's vma merging: a moved range merges into an unfaulted neighbour, which adopts its chain",
       mutants: ["pre-61f67c230a5e"],
+      interleave: true,
       create: (k, mutant) => new AnonVmaChainDesign(k, rule, createIMmap, mutant, merge),
     };
   }
@@ -764,6 +765,7 @@ export function makeAnonVmaChain(
         ? ["b4-youngest-anon-vma", "b5-prepare-reuses-nonsingular", "b12-dup-keeps-anon-vma", "fork-error-keeps-chain"]
         : ["clone-before-assign", "b2-clone-error-keeps-anon-vma"],
     vmaPrealloc: rule === "6.0",
+    interleave: true,
     create: (k, mutant) => new AnonVmaChainDesign(k, rule, createIMmap, mutant),
   };
 }

@@ -392,6 +392,7 @@ export function makeAnonVma(name: string, createIMmap: IMmapFactory = (onVisit) 
     era: "2.6.7",
     summary: "anon_vma per fork family: a page points to its vma's anon_vma; the walk visits every vma on it",
     mutants: ["no-join-at-fork", "free-anon-vma-early", "index-is-address"],
+    interleave: true,
     create: (k, mutant) => new AnonVmaDesign(k, createIMmap, mutant),
   };
 }

@@ -32,12 +32,31 @@ export interface MutantEntry {
    * hunted (`run --fail-alloc`); its known sequence carries its failure point as data.
    */
   readonly failAlloc?: number;
+  /**
+   * A race (impl/interleave.ts): the probability with which a MREMAP_FIXED move races an rmap
+   * walker when it is hunted (`run --interleave`); its known sequence carries its schedule.
+   */
+  readonly interleave?: number;
 }
 
 const anon = (mm: number, addr: number, len: number): Cmd => ({ op: "mmap", mm, addr, len, kind: "anon", prot: "rw", fixed: true });
 
 const w = (mm: number, addr: number, token: number): Cmd => ({ op: "write", mm, addr, token });
 const fork = (mm: number, child: number): Cmd => ({ op: "fork", mm, child });
+
+/**
+ * A page moved away and moved back: copy_vma() merges it into its old neighbour (visited
+ * first by the walk, need_rmap_locks true) while migration walks it, by `schedule`.
+ *
+ *   0x4 0x5            0x10           0x4 0x5
+ *   [a | b]  mremap →  [a] .. [b]  ←  [a   b]  (b's vma merged into a's, racing migrate(b))
+ */
+const mergeBackRace = (schedule: number[]): readonly Cmd[] => [
+  anon(1, 4, 2),
+  w(1, 5, 2),
+  { op: "mremap", mm: 1, addr: 5, len: 1, newLen: 1, maymove: true, fixed: true, newAddr: 16 },
+  { op: "mremap", mm: 1, addr: 16, len: 1, newLen: 1, maymove: true, fixed: true, newAddr: 5, race: { walker: "migrate", mm: 1, addr: 16, schedule } },
+];
 
 /** A read-only vma without an anon_vma below a written one; mprotect makes the lower absorb the upper. */
 const importMerge: readonly Cmd[] = [
@@ -310,6 +329,48 @@ export const catalogue: MutantEntry[] = [
       { op: "mremap", mm: 1, addr: 9, len: 1, newLen: 1, maymove: true, fixed: true, newAddr: 2 },
     ],
     quick: false,
+  },
+  {
+    id: "B8",
+    design: "anon-vma-chain",
+    quirks: ["need-rmap-locks-false"],
+    correct: "anon-vma-chain",
+    title: "mremap moves PTEs without the rmap locks while a walk visits the destination before the source",
+    story:
+      "move_ptes() may move a PTE between a walk's visit of the destination vma and its visit of the source: the walk then finds the PTE in neither place. Before 3.7 the anon_vma list's order was the guarantee (the new vma is linked at the tail, after the source); a copy_vma() that merged the destination into an earlier neighbour broke it, and migration left a migration entry behind (remove_migration_ptes() missed it: BUG in migration_entry_to_page()) until Andrea Arcangeli's anon_vma_moveto_tail() (948f017b093a, \"mm: fix race between mremap and removing migration entry\", 3.3). The interval tree (3.7) has no list order to keep: Michel Lespinasse's 108d6642ad81 (\"mm anon rmap: remove anon_vma_moveto_tail\") makes move_ptes() take the anon_vma lock, and his 38a76013ad80 (\"mm: avoid taking rmap locks in move_ptes()\") takes it only when copy_vma() says need_rmap_locks: false for a new vma (the interval tree visits it after the source, both at the same pgoff), `new_vma->vm_pgoff <= vma->vm_pgoff` for a merge into a neighbour (visited first). The planted bug forces need_rmap_locks false. The known race: a page moved away and back merges into its old neighbour; migration's walk visits the neighbour, mremap moves the PTE there, the walk visits the source (I10).",
+    invariants: ["I10"],
+    minimal: mergeBackRace([0, 0, 1, 1]),
+    quick: true,
+    interleave: 1,
+  },
+  {
+    id: "H7",
+    design: "anon-vma-chain",
+    quirks: ["move-ptes-no-anon-vma-lock"],
+    correct: "anon-vma-chain",
+    title: "move_ptes takes i_mmap_rwsem but not the anon_vma lock (108d6642ad81 undone)",
+    story:
+      "108d6642ad81 (Michel Lespinasse, \"mm anon rmap: remove anon_vma_moveto_tail\", 3.7) removed the list-order trick of 948f017b093a, which the anon_vma interval tree made meaningless, and replaced it with a lock: move_ptes() takes the anon_vma lock as well as the file's i_mmap lock (today's take_rmap_locks()). rmapcheck's planted bug keeps the removal and drops the lock, the state between the two halves of that commit: file mappings stay safe (i_mmap_rwsem), an anonymous page moved back into its old neighbour races migration's walk (I10).",
+    invariants: ["I10"],
+    minimal: mergeBackRace([0, 0, 1, 1]),
+    quick: false,
+    interleave: 1,
+  },
+  {
+    id: "H8",
+    design: "anon-vma",
+    correct: "anon-vma-chain",
+    title: "anon_vma_link's list_add: a walk visits mremap's new vma before its source and migration orphans an entry",
+    story:
+      "2.6.7's anon_vma list took new vmas at its head (list_add in anon_vma_link / __anon_vma_link / anon_vma_prepare), so a walk visits the vma copy_vma() made for mremap before the vma the PTEs are moved from: a PTE moved between the two visits is seen in neither place. In 2.6.7 only reclaim walked (a missed PTE leaves the page mapped, which try_to_unmap allows); with swapless page migration (2.6.17) remove_migration_ptes() can miss a migration entry and leave it orphaned (\"BUG_ON(!PageLocked(p)) in migration_entry_to_page\"). Hugh Dickins's \"swapless page migration: fix swapops.h:97 BUG\" (May 2006, 2.6.17-rc) links new vmas at the tail, \"as vma_prio_tree_add adds child vma after parent vma\" for file pages. The design is the flaw here (rmapcheck's anon-vma is 2.6.7's, head insertion); the interval tree of anon-vma-chain orders the new vma after its source. The known race: migration's two walks around one move_ptes (I10).",
+    invariants: ["I10"],
+    minimal: [
+      anon(1, 4, 2),
+      w(1, 5, 2),
+      { op: "mremap", mm: 1, addr: 5, len: 1, newLen: 1, maymove: true, fixed: true, newAddr: 16, race: { walker: "migrate", mm: 1, addr: 5, schedule: [0, 0, 1, 1, 1, 1, 1, 1, 0, 1] } },
+    ],
+    quick: false,
+    interleave: 1,
   },
 ];
 
