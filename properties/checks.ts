@@ -13,7 +13,7 @@ import type { Kernel } from "../impl/kernel.js";
 import { findVma } from "../impl/mmap.js";
 import { PG_swapcache, type Page, VM_LOCKED, VM_WRITE, type Vma } from "../impl/types.js";
 
-export type CheckId = "I1" | "I2" | "I3" | "I4" | "I5" | "I6" | "I7" | "I8" | "I9" | "I10" | "I11" | "SEMANTIC" | "KERNEL";
+export type CheckId = "I1" | "I2" | "I3" | "I4" | "I5" | "I6" | "I7" | "I8" | "I9" | "I10" | "I11" | "I12" | "I13" | "I14" | "SEMANTIC" | "KERNEL";
 
 export interface Violation {
   readonly invariant: CheckId;
