@@ -17,6 +17,7 @@
 import type { Kernel } from "./kernel.js";
 import type { GraphBuilder } from "./snapshot.js";
 import type { Memory, Slab } from "./slab.js";
+import type { World } from "../model/world.js";
 import type { IMmap, Mm, Page, Vma } from "./types.js";
 
 /** How a new anonymous rmap is being added (kernel: page_add_new_anon_rmap vs page_add_anon_rmap). */
@@ -143,6 +144,8 @@ export interface DesignInfo {
    * copy (6.1+: vma_iter_prealloc(), __mt_dup()): one more allocation that can fail there.
    */
   readonly vmaPrealloc?: boolean;
+  /** The world the design runs in when the caller names none (the folio designs set folioOrder). */
+  readonly world?: World;
   create(kernel: Kernel, mutant?: string): RmapDesign;
 }
 

@@ -8,6 +8,7 @@
  * mapcounts. The folio order is the world's `folioOrder` (2 when unset: 4 pages stand in for
  * PMD order in the 32-page world). docs/folios.md.
  */
+import { defaultWorld } from "../../model/world.js";
 import type { DesignInfo, RmapDesign } from "../design.js";
 import { FolioLayer, type FolioMutant, type MapcountScheme, folioMutants } from "../folio.js";
 
@@ -21,6 +22,7 @@ export function makeFolioDesign(base: DesignInfo, scheme: MapcountScheme, versio
         : `${base.name} with large anonymous folios mapped by PMD or PTEs; _large_mapcount, _entire_mapcount and two MM-id slots (no per-page mapcount)`,
     mutants: folioMutants,
     vmaPrealloc: base.vmaPrealloc,
+    world: { ...defaultWorld, folioOrder: 2 },
     create(kernel, mutant) {
       const folioMutant = (folioMutants as readonly string[]).includes(mutant ?? "") ? (mutant as FolioMutant) : undefined;
       const inner = base.create(kernel, folioMutant ? undefined : mutant);
