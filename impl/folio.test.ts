@@ -11,6 +11,7 @@ import { Session, runSequence } from "../properties/interpreter.js";
 import { findDesign } from "./designs/index.js";
 import type { DesignInfo } from "./design.js";
 import type { Folio, FolioLayer } from "./folio.js";
+import type { Mm } from "./types.js";
 
 const design = (name: string): DesignInfo => {
   const d = findDesign(name);
@@ -45,6 +46,11 @@ const layer = (s: Session): FolioLayer => {
   if (!l) throw new Error("no folio layer");
   return l;
 };
+const mmOf = (s: Session, id: number): Mm => {
+  const mm = s.kernel.mms.get(id);
+  if (!mm) throw new Error(`no mm${id}`);
+  return mm;
+};
 const folioAt = (s: Session, mm: number, addr: number): Folio => {
   const pte = s.kernel.mms.get(mm)?.pt.get(addr);
   if (pte?.kind !== "present") throw new Error(`nothing mapped at mm${mm}:${addr}`);
@@ -68,7 +74,7 @@ for (const d of [d614, d615]) {
       const s = session(d, [anon(1, 4, 4), write(1, 5, 7), read(1, 4), read(1, 6)]);
       const f = folioAt(s, 1, 5);
       expect(f.nr).toBe(4);
-      expect(layer(s).pmdOf(s.kernel.mms.get(1) as never, 4)).toBe(f);
+      expect(layer(s).pmdOf(mmOf(s, 1), 4)).toBe(f);
       expect([f.largeMapcount, f.entireMapcount]).toEqual([1, 1]);
       expect(f.anonExclusive).toEqual([true, true, true, true]);
       expect(s.kernel.mms.get(1)?.pt.size).toBe(4);
@@ -83,7 +89,7 @@ for (const d of [d614, d615]) {
     it("munmap of one page splits the PMD and queues the partially mapped folio", () => {
       const s = session(d, [anon(1, 4, 4), write(1, 5, 7), munmap(1, 4, 1)]);
       const f = folioAt(s, 1, 5);
-      expect(layer(s).pmdOf(s.kernel.mms.get(1) as never, 5)).toBeUndefined();
+      expect(layer(s).pmdOf(mmOf(s, 1), 5)).toBeUndefined();
       expect([f.largeMapcount, f.entireMapcount]).toEqual([3, 0]);
       if (d === d614) expect(f.pageMapcount).toEqual([0, 1, 1, 1]);
       expect(f.onDeferredList).toBe(true);
@@ -120,7 +126,8 @@ for (const d of [d614, d615]) {
       const f = folioAt(s, 2, 5);
       expect(f.entireMapcount).toBe(1); // the child's PMD
       expect(f.largeMapcount).toBe(1 + 3); // + the parent's three remaining PTEs
-      expect(s.kernel.frameData[(s.kernel.mms.get(2)?.pt.get(5) as { pfn: number }).pfn]).toBe(7);
+      expect(s.kernel.peek(mmOf(s, 2), 5)).toBe(7);
+      expect(s.kernel.peek(mmOf(s, 1), 5)).toBe(8);
     });
 
     it("an exclusive PMD-mapped folio is reused in place", () => {
@@ -136,7 +143,7 @@ for (const d of [d614, d615]) {
     it("mremap of a whole PMD to an equally aligned place moves it; elsewhere it splits", () => {
       const s = session(d, [anon(1, 4, 4), write(1, 5, 7), mremapTo(1, 4, 4, 12), read(1, 13)]);
       expect(layer(s).stats.pmdMoves).toBe(1);
-      expect(layer(s).pmdOf(s.kernel.mms.get(1) as never, 12)).toBeDefined();
+      expect(layer(s).pmdOf(mmOf(s, 1), 12)).toBeDefined();
       const t = session(d, [anon(1, 4, 4), write(1, 5, 7), mremapTo(1, 4, 4, 13), read(1, 14)]);
       expect(layer(t).stats.pmdMoves).toBe(0);
       expect(layer(t).stats.pmdSplits).toBe(1);
