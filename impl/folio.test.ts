@@ -174,3 +174,39 @@ describe("the two schemes' answers on sharing", () => {
     expect(layer(t).maybeMappedShared(folioAt(t, 2, 4))).toBe(true);
   });
 });
+
+describe("each folio check fails on a planted inconsistency", () => {
+  const base = [anon(1, 4, 4), write(1, 5, 7), fork(1, 2), munmap(2, 4, 1)];
+  const broken = (d: DesignInfo, plant: (l: FolioLayer, f: Folio, s: Session) => void, invariant: string, text: RegExp) => {
+    const s = session(d, base);
+    const f = folioAt(s, 1, 5);
+    expect(() => layer(s).check()).not.toThrow();
+    plant(layer(s), f, s);
+    expect(() => layer(s).check()).toThrow(text);
+    try {
+      layer(s).check();
+    } catch (e) {
+      expect((e as { invariant: string }).invariant).toBe(invariant);
+    }
+  };
+  it("I12: entire mapcount, folio mapcount, per-page mapcount, a PMD entry out of place, an MM-id slot", () => {
+    broken(d614, (_l, f) => f.entireMapcount++, "I12", /entire mapcount 2 ≠ 1/);
+    broken(d614, (_l, f) => f.largeMapcount--, "I12", /folio mapcount/);
+    broken(d614, (_l, f) => (f.pageMapcount[2] = 0), "I12", /page 2 mapcount 0 ≠ 1/);
+    broken(d615, (_l, f) => (f.mmIdMapcount[0] = 9), "I12", /MM-id slot 0/);
+    broken(d614, (l, f, s) => l.pmds.get(mmOf(s, 1))?.set(3, f), "I12", /not (inside one vma|in place)/);
+  });
+  it("I12: a PMD entry lost from the table is seen (brute force then counts its PTEs one by one)", () => {
+    broken(d614, (l, _f, s) => l.pmds.get(mmOf(s, 1))?.delete(1), "I12", /entire mapcount|mappings/);
+  });
+  it("I13: PageAnonExclusive on a page two mms map; 6.15's shared bit clear while two mms map", () => {
+    broken(d614, (_l, f) => (f.anonExclusive[2] = true), "I13", /PageAnonExclusive while mm1, mm2/);
+    broken(d615, (_l, f) => (f.shared = false), "I13", /folio_maybe_mapped_shared\(\) false/);
+  });
+  it("I14: a partially mapped folio off the deferred split queue", () => {
+    const s = session(d614, [anon(1, 4, 4), write(1, 5, 7), munmap(1, 4, 1)]);
+    const f = folioAt(s, 1, 5);
+    f.onDeferredList = false;
+    expect(() => layer(s).check()).toThrow(/not on the deferred split queue/);
+  });
+});
