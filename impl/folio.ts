@@ -85,6 +85,10 @@ export class FolioStats {
   pmdZaps = 0;
   pmdMoves = 0;
   deferredQueued = 0;
+  /** Folios split by the deferred split shrinker (at a reclaim command). */
+  foliosSplit = 0;
+  /** Splits refused because the rmap walk did not account for every mapping. */
+  splitFailures = 0;
   largeReuses = 0;
   /** Checks at which the scheme's maybe-shared answer was true while one mm maps the folio. */
   spuriousShared = 0;
@@ -415,6 +419,39 @@ export class FolioLayer {
     if (f.live > 0) return;
     this.deferredSplitQueue.delete(f);
     f.onDeferredList = false;
+  }
+
+  /**
+   * deferred_split_scan(): the shrinker splits each queued folio that is still partially
+   * mapped (split_folio(): unmap_folio() through the rmap walk, __split_huge_page(),
+   * remap_page()). rmapcheck keeps the PTEs in place: the walk of each live page must account
+   * for every reference its mappings hold, or the split fails as the kernel's
+   * folio_ref_freeze() would (the folio stays queued). A split folio's pages become order-0
+   * pages (their reuse is then the order-0 rule); its unmapped pages were freed already.
+   */
+  deferredSplitScan(): void {
+    for (const f of [...this.deferredSplitQueue]) {
+      if (f.entireMapcount > 0) continue; // mapped by a PMD again: not partially mapped
+      let frozen = true;
+      for (let i = 0; i < f.nr && frozen; i++) {
+        if (f.gone[i]) continue;
+        const p = f.pages[i] as Page;
+        let found = 0;
+        this.inner.walk(p, (vma, addr) => {
+          if (this.k.ptePointsTo(vma.mm, addr, p.pfn)) found++;
+          return true;
+        });
+        frozen = found === p.mapcount;
+      }
+      if (!frozen) {
+        this.stats.splitFailures++;
+        continue;
+      }
+      this.deferredSplitQueue.delete(f);
+      f.onDeferredList = false;
+      for (let i = 0; i < f.nr; i++) if (!f.gone[i]) this.folioOf.delete(f.pages[i] as Page);
+      this.stats.foliosSplit++;
+    }
   }
 
   /** folio_maybe_mapped_shared() (6.15) / folio_likely_mapped_shared() (6.10–6.14). */
