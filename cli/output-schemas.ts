@@ -131,6 +131,7 @@ export const metricsSchema = z.object({
   mmsVisitedPerWalk: num,
   pagesReclaimed: nat,
   forcedCopies: nat,
+  folio: z.object({ folios: nat, bytesPerFolio: nat, writesPerMappingOp: num }).optional(),
   verdict: z.object({
     ok: z.boolean(),
     invariant: z.string().optional(),

@@ -95,6 +95,14 @@ export class FolioStats {
   /** Checks at which it was false while two or more mms map the folio (6.14's "likely"). */
   missedShared = 0;
   sharedChecks = 0;
+  /** Folio mapping operations (a PTE or a PMD mapped or unmapped). */
+  mappingOps = 0;
+  /**
+   * Mapcount fields written by them: 6.14 the page _mapcount, _large_mapcount, and
+   * _nr_pages_mapped when a page (or the entire mapping) goes 0↔1; 6.15 _large_mapcount, the
+   * mm's slot mapcount, and _mm_ids when a slot is taken or freed or the shared bit flips.
+   */
+  counterWrites = 0;
 }
 
 export class FolioLayer {
@@ -136,7 +144,16 @@ export class FolioLayer {
   /** folio_add_return_large_mapcount() with the MM-id slots (6.15), natural counts (no -1). */
   private addLarge(f: Folio, mm: Mm, diff: number): void {
     f.largeMapcount += diff;
+    this.stats.mappingOps++;
+    this.stats.counterWrites++;
     if (this.scheme !== "no-page-mapcount") return;
+    const shared = f.shared;
+    this.addSlot(f, mm, diff);
+    if (f.mmId[0] === mm.id || f.mmId[1] === mm.id) this.stats.counterWrites++;
+    if (f.shared !== shared) this.stats.counterWrites++;
+  }
+
+  private addSlot(f: Folio, mm: Mm, diff: number): void {
     const id = mm.id;
     if (f.mmId[0] === id) f.mmIdMapcount[0] += diff;
     else if (f.mmId[1] === id) f.mmIdMapcount[1] += diff;
@@ -148,6 +165,7 @@ export class FolioLayer {
       }
       f.mmId[slot] = id;
       f.mmIdMapcount[slot] = diff;
+      this.stats.counterWrites++; // _mm_ids
       // "We might have other mappings already."
       if (f.largeMapcount !== diff) f.shared = true;
     }
@@ -156,11 +174,21 @@ export class FolioLayer {
   /** folio_sub_return_large_mapcount(). */
   private subLarge(f: Folio, mm: Mm, diff: number): void {
     f.largeMapcount -= diff;
+    this.stats.mappingOps++;
+    this.stats.counterWrites++;
     if (this.scheme !== "no-page-mapcount") return;
+    const shared = f.shared;
+    this.subSlot(f, mm, diff);
+    if (f.shared !== shared) this.stats.counterWrites++;
+  }
+
+  private subSlot(f: Folio, mm: Mm, diff: number): void {
     const slot = f.mmId[0] === mm.id ? 0 : f.mmId[1] === mm.id ? 1 : -1;
     if (slot === -1) return;
     f.mmIdMapcount[slot] -= diff;
+    this.stats.counterWrites++;
     if (f.mmIdMapcount[slot] > 0) return;
+    this.stats.counterWrites++; // _mm_ids: the slot is freed
     f.mmId[slot] = 0;
     f.mmIdMapcount[slot] = 0;
     // The last mapping of this mm went: one slot may now hold every remaining mapping.
@@ -183,13 +211,19 @@ export class FolioLayer {
   }
 
   private ptesMapped(f: Folio, mm: Mm, i: number): void {
-    if (this.scheme === "per-page") f.pageMapcount[i] = (f.pageMapcount[i] as number) + 1;
+    if (this.scheme === "per-page") {
+      f.pageMapcount[i] = (f.pageMapcount[i] as number) + 1;
+      this.stats.counterWrites += f.pageMapcount[i] === 1 ? 2 : 1; // + _nr_pages_mapped
+    }
     this.addLarge(f, mm, 1);
   }
 
   /** __folio_remove_rmap(RMAP_LEVEL_PTE) for one page, with the partial-mapping test. */
   private pteUnmapped(f: Folio, mm: Mm, i: number): void {
-    if (this.scheme === "per-page") f.pageMapcount[i] = (f.pageMapcount[i] as number) - 1;
+    if (this.scheme === "per-page") {
+      f.pageMapcount[i] = (f.pageMapcount[i] as number) - 1;
+      this.stats.counterWrites += f.pageMapcount[i] === 0 ? 2 : 1;
+    }
     this.subLarge(f, mm, 1);
     if (f.entireMapcount > 0 || f.largeMapcount === 0) return;
     const partially = this.scheme === "per-page" ? this.pagesMapped(f) < f.nr : f.largeMapcount < f.nr;
@@ -198,12 +232,14 @@ export class FolioLayer {
 
   private pmdMapped(f: Folio, mm: Mm): void {
     f.entireMapcount++;
+    this.stats.counterWrites += this.scheme === "per-page" && f.entireMapcount === 1 ? 2 : 1;
     this.addLarge(f, mm, 1);
   }
 
   /** __folio_remove_rmap(RMAP_LEVEL_PMD). */
   private pmdUnmapped(f: Folio, mm: Mm): void {
     f.entireMapcount--;
+    this.stats.counterWrites += this.scheme === "per-page" && f.entireMapcount === 0 ? 2 : 1;
     this.subLarge(f, mm, 1);
     if (f.entireMapcount > 0 || f.largeMapcount === 0) return;
     if (this.mutant === "pmd-unmap-not-queued") return;
@@ -452,6 +488,15 @@ export class FolioLayer {
       for (let i = 0; i < f.nr; i++) if (!f.gone[i]) this.folioOf.delete(f.pages[i] as Page);
       this.stats.foliosSplit++;
     }
+  }
+
+  /**
+   * Bytes of mapcount state per folio on LP64: 6.14 a 4-byte _mapcount per page plus
+   * _large_mapcount, _entire_mapcount and _nr_pages_mapped; 6.15 _large_mapcount,
+   * _entire_mapcount, _mm_ids (8) and _mm_id_mapcount[2] — whatever the order.
+   */
+  bytesPerFolio(): number {
+    return this.scheme === "per-page" ? 4 * this.nr + 12 : 24;
   }
 
   /** folio_maybe_mapped_shared() (6.15) / folio_likely_mapped_shared() (6.10–6.14). */
