@@ -34,7 +34,13 @@ export type MapcountScheme = "per-page" | "no-page-mapcount";
  * Planted bugs of the folio layer (the catalogue's F entries). Each is guarded by
  * `this.mutant === name` at the line it changes.
  */
-export const folioMutants = ["dup-pmd-keeps-exclusive", "split-pmd-marks-exclusive", "split-pmd-drops-entire", "pmd-unmap-not-queued"] as const;
+export const folioMutants = [
+  "dup-pmd-keeps-exclusive",
+  "split-pmd-marks-exclusive",
+  "split-pmd-drops-entire",
+  "pmd-unmap-not-queued",
+  "slot-free-clears-shared",
+] as const;
 export type FolioMutant = (typeof folioMutants)[number];
 
 let nextFolioId = 1;
@@ -192,7 +198,8 @@ export class FolioLayer {
     f.mmId[slot] = 0;
     f.mmIdMapcount[slot] = 0;
     // The last mapping of this mm went: one slot may now hold every remaining mapping.
-    if (f.mmIdMapcount[0] === f.largeMapcount || f.mmIdMapcount[1] === f.largeMapcount) f.shared = false;
+    if (this.mutant === "slot-free-clears-shared") f.shared = false;
+    else if (f.mmIdMapcount[0] === f.largeMapcount || f.mmIdMapcount[1] === f.largeMapcount) f.shared = false;
   }
 
   /** Pages mapped by PTE (6.14's _nr_pages_mapped without ENTIRELY_MAPPED). */

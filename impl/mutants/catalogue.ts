@@ -360,6 +360,18 @@ export const catalogue: MutantEntry[] = [
     minimal: [anon(1, 4, 4), w(1, 6, 2), fork(1, 2), w(1, 5, 5), { op: "exit", mm: 2 }],
     quick: true,
   },
+  {
+    id: "F5",
+    design: "anon-vma-chain+folio-6.15",
+    mutant: "slot-free-clears-shared",
+    correct: "anon-vma-chain+folio-6.15",
+    title: "freeing an MM-id slot clears the shared bit while an untracked mm still maps the folio",
+    story:
+      "6.15's folio_sub_return_large_mapcount() (include/linux/rmap.h; \"mm/rmap: basic MM owner tracking for large folios (!hugetlb)\", David Hildenbrand, in the CONFIG_NO_PAGE_MAPCOUNT series) frees a slot when its mm's last mapping goes and clears FOLIO_MM_IDS_SHARED_BIT only if one slot now holds every remaining mapping (\"If one MM slot owns all mappings, the folio is mapped exclusively\"): a third mm may map the folio without a slot. The mutant clears the bit whenever a slot is freed: after two forks of a PMD-mapped folio, the first child's exit frees its slot and folio_maybe_mapped_shared() says \"exclusive\" while the parent and the second child map it. A reconstruction of the condition, not a regression found in a release.",
+    invariants: ["I13"],
+    minimal: [anon(1, 4, 4), w(1, 5, 1), fork(1, 2), fork(1, 3), { op: "exit", mm: 2 }],
+    quick: true,
+  },
 ];
 
 export const findMutant = (name: string): MutantEntry | undefined =>
