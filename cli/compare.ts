@@ -35,6 +35,8 @@ const columns: { key: string; title: string; get: (m: Metrics) => number; chart?
   { key: "ptesPerWalk", title: "PTEs/walk", get: (m) => m.ptesCheckedPerWalk, chart: "PTEs checked per walk" },
   { key: "mmsPerWalk", title: "mms/walk", get: (m) => m.mmsVisitedPerWalk },
   { key: "copies", title: "forced copies", get: (m) => m.forcedCopies, chart: "forced COW copies" },
+  { key: "folioBytes", title: "folio B", get: (m) => m.folio?.bytesPerFolio ?? 0 },
+  { key: "folioWrites", title: "mapcount writes/op", get: (m) => m.folio?.writesPerMappingOp ?? 0, chart: "mapcount fields written per folio mapping operation" },
 ];
 
 function verdictText(m: Metrics): string {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 /*
  * `rmapcheck conform`: random sequences on the reference model, the simulated kernel and the
  * real Linux host (conform/conform.ts), compared outcome by outcome and frame by frame. Exit
@@ -55,6 +56,7 @@ export async function conformCommand(flags: ConformFlags): Promise<number> {
     return replayOnHost(flags.replay, given, flags.json);
   }
   const spec = resolveDesign(flags.design ?? "scan");
+  refuseLargeFolios(spec.design);
   requireHost();
   const w = conformWorld;
   if (!flags.json) {
@@ -239,4 +241,23 @@ function replayOnHost(files: string[], given: DesignSpec | undefined, json: bool
   }
   if (json) console.log(JSON.stringify(out.length === 1 ? out[0] : out, null, 2));
   return disagreed > 0 ? EXIT_COUNTEREXAMPLE : EXIT_OK;
+}
+
+/**
+ * The folio designs map a whole 4-page folio at a write fault; the host maps 4 KiB pages in a
+ * 32-page world (a THP needs a 2 MiB-aligned range, and MADV_HUGEPAGE when the host's mode is
+ * "madvise"), so the frames each side maps differ by design: say so in one line.
+ */
+function refuseLargeFolios(design: { name: string; world?: { folioOrder?: number } }): void {
+  const order = design.world?.folioOrder;
+  if (!order) return;
+  let mode = "unknown";
+  try {
+    mode = /\[(\w+)\]/.exec(readFileSync("/sys/kernel/mm/transparent_hugepage/enabled", "utf8"))?.[1] ?? mode;
+  } catch {
+    mode = "absent";
+  }
+  throw new UsageError(
+    `conform: ${design.name} maps ${1 << order}-page folios where the host maps 4 KiB pages (a THP needs a 2 MiB-aligned range; host THP mode: ${mode}): large folios are not compared with the host, conform the order-0 design instead`,
+  );
 }

@@ -13,7 +13,7 @@ export const OUTPUT_VERSION = 1;
 
 const nat = z.number().int().min(0);
 const num = z.number();
-const checkId = z.enum(["I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "I10", "I11", "SEMANTIC", "KERNEL"]);
+const checkId = z.enum(["I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "I10", "I11", "I12", "I13", "I14", "SEMANTIC", "KERNEL"]);
 const coverage = z.object(Object.fromEntries(requiredMarks.map((m) => [m, nat])) as Record<(typeof requiredMarks)[number], typeof nat>);
 const page = z.object({ pfn: nat, describe: z.string(), ref: z.array(z.string()), walk: z.array(z.string()) });
 
@@ -131,6 +131,7 @@ export const metricsSchema = z.object({
   mmsVisitedPerWalk: num,
   pagesReclaimed: nat,
   forcedCopies: nat,
+  folio: z.object({ folios: nat, bytesPerFolio: nat, writesPerMappingOp: num }).optional(),
   verdict: z.object({
     ok: z.boolean(),
     invariant: z.string().optional(),

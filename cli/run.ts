@@ -70,6 +70,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     console.log(
       `world: ${w.vpnLimit} virtual pages, ${w.frameCount} frames, ${w.fileCount} files of ${w.fileInitialPages} pages, at most ${w.mmLiveMax} processes`,
     );
+    const folio = specs.map((s) => s.design).filter((d) => d.world?.folioOrder);
+    if (folio.length > 0)
+      console.log(`large folios: order ${folio[0]?.world?.folioOrder} (${1 << (folio[0]?.world?.folioOrder ?? 0)} pages, one PMD) for ${folio.map((d) => d.name).join(", ")}`);
   }
   const results: DesignRun[] = [];
   for (const spec of specs) results.push(await runOne(spec, flags));

@@ -16,6 +16,12 @@ export type InvariantId =
   | "I9"
   | "I10"
   | "I11"
+  /** Large folios: folio, entire, per-page and MM-id mapcounts equal the brute-force mappings (docs/folios.md). */
+  | "I12"
+  /** Large folios: PageAnonExclusive only while one mm maps the page; maybe-mapped-shared never false while two do. */
+  | "I13"
+  /** Large folios: no partially mapped folio missing from the deferred split queue. */
+  | "I14"
   | "KERNEL";
 
 /** A broken invariant inside the simulated kernel or a design. */

@@ -17,6 +17,7 @@
 import type { Kernel } from "./kernel.js";
 import type { GraphBuilder } from "./snapshot.js";
 import type { Memory, Slab } from "./slab.js";
+import type { World } from "../model/world.js";
 import type { IMmap, Mm, Page, Vma } from "./types.js";
 
 /** How a new anonymous rmap is being added (kernel: page_add_new_anon_rmap vs page_add_anon_rmap). */
@@ -150,6 +151,8 @@ export interface DesignInfo {
    * are not modelled there: their races run sequentially.
    */
   readonly interleave?: boolean;
+  /** The world the design runs in when the caller names none (the folio designs set folioOrder). */
+  readonly world?: World;
   create(kernel: Kernel, mutant?: string): RmapDesign;
 }
 

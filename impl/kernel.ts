@@ -14,6 +14,7 @@ import { initialFileToken, type World } from "../model/world.js";
 import { AllocFailure, Allocator } from "./alloc.js";
 import { assert, poison } from "./assert.js";
 import { Counters, type DesignInfo, type RmapDesign } from "./design.js";
+import type { FolioLayer } from "./folio.js";
 import { findVma, isShared } from "./mmap.js";
 import { execSyscall } from "./syscalls.js";
 import {
@@ -74,6 +75,11 @@ export class Kernel {
   clockHand = 0;
   /** Every allocation goes through it; a command's `failAlloc` arms it (impl/alloc.ts). */
   readonly allocator = new Allocator();
+  /**
+   * Large anonymous folios and PMD mappings (impl/folio.ts): set by a folio design
+   * (anon-vma-chain+folio-6.14 / -6.15); undefined, every page is its own order-0 folio.
+   */
+  folio: FolioLayer | undefined = undefined;
   /** The era preallocates maple-tree nodes for splits, merges and fork (DesignInfo.vmaPrealloc). */
   readonly vmaPrealloc: boolean;
 
@@ -151,7 +157,7 @@ export class Kernel {
   }
 
   /** kernel: __free_pages(): a page nothing references (put_page's last, or a fault's unused page). */
-  private freePage(page: Page, where: string): void {
+  freePage(page: Page, where: string): void {
     assert(page.mapcount === 0, "I8", () => `${page}: freed with mapcount ${page.mapcount} at ${where}`, page);
     this.design.pageFree(page);
     this.frames[page.pfn] = null;
@@ -197,6 +203,7 @@ export class Kernel {
   }
 
   zapRange(vma: Vma, start: number, end: number, where: string): void {
+    if (this.folio) this.folio.zapRange(vma, start, end); // zap_huge_pmd / __split_huge_pmd
     for (let addr = start; addr < end; addr++) this.zapPte(vma, addr, where);
   }
 
@@ -304,6 +311,10 @@ export class Kernel {
     if (!file) {
       if (!write) return undefined;
       this.design.anonPrepare(vma);
+      if (this.folio) {
+        const pte = this.folio.anonFault(vma, addr);
+        if (pte) return pte;
+      }
       const page = this.allocPage();
       page.flags |= PG_anon;
       this.frameData[page.pfn] = 0;
@@ -373,7 +384,7 @@ export class Kernel {
       return pte;
     }
     if (page.mapcount > 1) this.counters.cowBreaksShared++;
-    if (page.anon && page.mapcount === 1) {
+    if (page.anon && (this.folio ? this.folio.mayReuse(page) : page.mapcount === 1)) {
       // Exclusive: reuse in place (kernel: wp_can_reuse_anon_folio + page_move_anon_rmap).
       const slot = page.private;
       const othersInSwap = slot !== null && (this.swap.get(slot)?.count ?? 0) > 0;

@@ -49,6 +49,7 @@ export function execSyscall(k: Kernel, c: Cmd): Outcome {
 function dispatch(k: Kernel, c: Cmd): Outcome {
   if (c.op === "truncate") return sysTruncate(k, c.file, c.size);
   if (c.op === "reclaim") {
+    k.folio?.deferredSplitScan(); // the deferred split shrinker (impl/folio.ts)
     let freed = 0;
     while (freed < c.pages && reclaimOne(k)) freed++;
     return { kind: "internal", what: `reclaimed ${freed}` };

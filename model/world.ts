@@ -19,6 +19,12 @@ export interface World {
   readonly frameCount: number;
   /** Most processes alive at once (a generator bound; the kernel itself has none). */
   readonly mmLiveMax: number;
+  /**
+   * Order of the large anonymous folios a folio design (DESIGN+folio-6.14 / -6.15) allocates
+   * at write faults: 2^order pages mapped by one PMD (impl/folio.ts). Unset: 2 for those
+   * designs; the other designs map order-0 pages whatever it says.
+   */
+  readonly folioOrder?: number;
 }
 
 export const defaultWorld: World = {

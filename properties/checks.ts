@@ -13,7 +13,7 @@ import type { Kernel } from "../impl/kernel.js";
 import { findVma } from "../impl/mmap.js";
 import { PG_swapcache, type Page, VM_LOCKED, VM_WRITE, type Vma } from "../impl/types.js";
 
-export type CheckId = "I1" | "I2" | "I3" | "I4" | "I5" | "I6" | "I7" | "I8" | "I9" | "I10" | "I11" | "SEMANTIC" | "KERNEL";
+export type CheckId = "I1" | "I2" | "I3" | "I4" | "I5" | "I6" | "I7" | "I8" | "I9" | "I10" | "I11" | "I12" | "I13" | "I14" | "SEMANTIC" | "KERNEL";
 
 export interface Violation {
   readonly invariant: CheckId;
@@ -176,6 +176,7 @@ export function checkTouched(k: Kernel, model: ModelState, mms: readonly number[
         if (v) return v;
       }
     }
+    k.folio?.check(); // large folios (I12-I14): few, global, checked at every step
     return checkSemantic(k, model, mms);
   }, k);
 }
@@ -384,9 +385,14 @@ export function checkAllFast(k: Kernel, model: ModelState, census: ModelCensus):
 export function checkTouchedFast(k: Kernel, model: ModelState, census: ModelCensus, mms: readonly number[], pfns: ReadonlySet<number>): Violation | undefined {
   return explainIfBroken(
     k,
-    () => (pfns.size === 0 || rmapHolds(k, scratchOf(k), pfns)) && semanticHolds(k, model, census, mms),
+    () => (pfns.size === 0 || rmapHolds(k, scratchOf(k), pfns)) && (k.folio === undefined || folioHolds(k)) && semanticHolds(k, model, census, mms),
     () => checkTouched(k, model, mms, pfns),
   );
+}
+
+function folioHolds(k: Kernel): boolean {
+  k.folio?.check();
+  return true;
 }
 
 function structuresHold(k: Kernel): boolean {

@@ -207,6 +207,14 @@ export class Resolver {
     this.total = weights.reduce((a, b) => a + b, 0);
   }
 
+  /** An anon mmap of 1 or 2 folios' worth at an address aligned to the folio size. */
+  private alignedAnon(mm: number, at: number, c: number, prot: "r" | "rw", fixed: boolean, order: number): Cmd {
+    const nr = 1 << order;
+    const len = nr * (1 + ((c >>> 13) % 2));
+    const addr = Math.max(nr, Math.min(at - (at % nr), this.world.vpnLimit - len));
+    return { op: "mmap", mm, addr, len, kind: "anon", prot, fixed };
+  }
+
   /** The concrete command for `choice` in `state`. */
   resolve(state: ModelState, choice: Choice): Cmd {
     const [a, b, c, d] = choice;
@@ -239,6 +247,9 @@ export class Resolver {
         const prot = (c >>> 2) % 5 === 0 ? "r" : "rw";
         const mlen = 1 + ((c >>> 5) % 4);
         const at = clampAddr(addr, mlen, w);
+        // Large folios (world.folioOrder, impl/folio.ts): half the anon mmaps take an aligned,
+        // naturally sized range, where a write fault can map a whole folio by PMD.
+        if (kind === "anon" && w.folioOrder && (c >>> 12) % 2 === 0) return this.alignedAnon(mm, at, c, prot, fixed, w.folioOrder);
         if (kind === "anon") return { op: "mmap", mm, addr: at, len: mlen, kind, prot, fixed };
         // A literal, not { ...anon, file, pgoff }: an object spread was 40% of resolve().
         return { op: "mmap", mm, addr: at, len: mlen, kind, prot, fixed, file: (c >>> 8) % w.fileCount, pgoff: (d >>> 6) % w.fileInitialPages };

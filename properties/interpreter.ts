@@ -65,7 +65,7 @@ export class Session {
     readonly design: DesignInfo,
     opts: SessionOptions = {},
   ) {
-    this.world = opts.world ?? defaultWorld;
+    this.world = opts.world ?? design.world ?? defaultWorld;
     this.checkEvery = opts.checkEvery ?? 1;
     this.incremental = opts.incremental ?? this.checkEvery > 1;
     this.kernel = createKernel(this.world, design, initMm, opts.mutant);

@@ -40,6 +40,8 @@ export interface Metrics {
   readonly mmsVisitedPerWalk: number;
   readonly pagesReclaimed: number;
   readonly forcedCopies: number;
+  /** Large folios (folio designs only): folios allocated, mapcount bytes per folio (LP64), fields written per mapping operation. */
+  readonly folio?: { readonly folios: number; readonly bytesPerFolio: number; readonly writesPerMappingOp: number };
   readonly verdict: {
     readonly ok: boolean;
     readonly invariant?: string;
@@ -230,6 +232,15 @@ function finish(
     mmsVisitedPerWalk: div(c.mmsVisited, c.walks),
     pagesReclaimed: c.pagesReclaimed,
     forcedCopies: c.forcedCopies,
+    ...(k.folio
+      ? {
+          folio: {
+            folios: k.folio.stats.foliosAllocated,
+            bytesPerFolio: k.folio.bytesPerFolio(),
+            writesPerMappingOp: div(k.folio.stats.counterWrites, k.folio.stats.mappingOps),
+          },
+        }
+      : {}),
     verdict: {
       ok: violation === undefined,
       invariant: violation?.invariant,

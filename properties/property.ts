@@ -133,7 +133,7 @@ export function executePlan(
   plan: Plan,
   opts: Pick<PropertyOptions, "design" | "mutant" | "quirks" | "world" | "checkEvery" | "incremental">,
 ): { commands: Cmd[]; failure?: Failure; executed: number; skipped: number; marks: RunCoverage; fired: number; races: number; racesNeedingRmapLocks: number } {
-  const world = opts.world ?? defaultWorld;
+  const world = opts.world ?? opts.design.world ?? defaultWorld;
   // Named fields, not { ...opts, history: false }: opts carries the whole property's options.
   const session = new Session(opts.design, {
     world: opts.world,

@@ -51,7 +51,7 @@ export const cmdSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("reclaim"), pages: nat }),
 ]);
 
-const checkId = z.enum(["I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "I10", "I11", "SEMANTIC", "KERNEL"]);
+const checkId = z.enum(["I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "I10", "I11", "I12", "I13", "I14", "SEMANTIC", "KERNEL"]);
 
 export const reportSchema = z.object({
   schema: z.literal(REPORT_SCHEMA),

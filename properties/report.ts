@@ -29,6 +29,9 @@ export const whyItMatters: Record<CheckId, string> = {
   I9: "I9 (leaks): structures outlive every process that could use them.",
   I10: "I10 (interleavings): a concurrent walk saw a PTE in neither its old nor its new place.",
   I11: "I11 (tree keys): an i_mmap or anon_vma tree holds a vma under a stale range, so walks miss it.",
+  I12: "I12 (folio mapcounts): a large folio's mapcount, entire mapcount, per-page or MM-id mapcount disagrees with its mappings — the folio is freed while mapped, or never split and freed.",
+  I13: "I13 (exclusivity): a page is PageAnonExclusive while another mm maps it, or the folio claims to be mapped by one mm while two do — COW reuse then hands a shared page to a writer.",
+  I14: "I14 (deferred split): a partially mapped large folio is not on the deferred split queue, so its unmapped pages are never reclaimed.",
   SEMANTIC: "A process observes something the reference model forbids: the kernel's result differs from what the syscalls promise.",
   KERNEL: "The simulated kernel hit an internal assertion or crashed while running the design.",
 };

@@ -157,6 +157,28 @@ const doubleForkDaemon: Workload = {
 };
 
 /**
+ * Large folios (docs/folios.md): the mapcount schemes' cost. Order-0 designs run the same
+ * commands with 4 KiB pages.
+ */
+const thpForkCow: Workload = {
+  name: "thp-fork-cow",
+  story:
+    "a process faults `scale` 4-page anonymous folios (one PMD each), forks; the child writes one page of each (PMD split, COW), the parent unmaps one page of each (split, deferred split), the shrinker runs, the child exits — mapcount cost of the two folio schemes",
+  unit: "folios",
+  scales: [16, 64, 256],
+  world: (s) => ({ ...roomy(4 * s + 8), folioOrder: 2 }),
+  *commands(s) {
+    yield anon(1, 4, 4 * s);
+    for (let f = 0; f < s; f++) yield { op: "write", mm: 1, addr: 4 + 4 * f, token: 1 + f };
+    yield { op: "fork", mm: 1, child: 2 };
+    for (let f = 0; f < s; f++) yield { op: "write", mm: 2, addr: 5 + 4 * f, token: 100000 + f };
+    for (let f = 0; f < s; f++) yield { op: "munmap", mm: 1, addr: 7 + 4 * f, len: 1 };
+    yield { op: "reclaim", pages: 0 };
+    yield { op: "exit", mm: 2 };
+  },
+};
+
+/**
  * The property generator's sequences. Each run boots afresh and is resolved against the
  * model as it goes, so properties/measure.ts runs them itself; `commands` is empty.
  */
@@ -176,6 +198,7 @@ export const workloads: readonly Workload[] = [
   mremapSharedAnon,
   forkingServer,
   doubleForkDaemon,
+  thpForkCow,
   random,
 ];
 

@@ -14,6 +14,7 @@ import { anonVmaChain, anonVmaChain319, anonVmaChain616 } from "./anon-vma-chain
 import { anonVmaRfc } from "./anon-vma-rfc.js";
 import { anonVma, makeAnonVma } from "./anon-vma.js";
 import { anonmm } from "./anonmm.js";
+import { makeFolioDesign } from "./folio.js";
 import { hintMap } from "./hint-map.js";
 import { makeObjrmap, objrmap } from "./objrmap.js";
 import { pteChain } from "./pte-chain.js";
@@ -48,6 +49,8 @@ export const designs: readonly DesignInfo[] = [
   anonVmaChain,
   anonVmaChain319,
   anonVmaChain616,
+  makeFolioDesign(anonVmaChain, "per-page", "6.14"),
+  makeFolioDesign(anonVmaChain, "no-page-mapcount", "6.15"),
 ];
 
 export function findDesign(name: string): DesignInfo | undefined {

@@ -372,6 +372,67 @@ export const catalogue: MutantEntry[] = [
     quick: false,
     interleave: 1,
   },
+  // --- Large folios (impl/folio.ts, docs/folios.md): order 2 stands in for PMD order. ---
+  {
+    id: "F1",
+    design: "anon-vma-chain+folio-6.14",
+    mutant: "dup-pmd-keeps-exclusive",
+    correct: "anon-vma-chain+folio-6.14",
+    title: "fork copies a PMD mapping without clearing PageAnonExclusive: COW reuse hands the shared folio to the writer",
+    story:
+      "Since 5.19 (6c287605fd56, David Hildenbrand, \"mm: remember exclusively mapped anonymous pages with PG_anon_exclusive\") do_wp_page() / do_huge_pmd_wp_page() reuse an anonymous page in place exactly when PageAnonExclusive is set, and fork must clear it: copy_huge_pmd() calls page_try_dup_anon_rmap() (today __folio_try_dup_anon_rmap(RMAP_LEVEL_PMD)), which clears the bit before the PMD is shared. The mutant leaves the bit set on the PMD path only. After fork the parent's write reuses the folio in place and the child reads the parent's data: the user-visible failure of the COW-can-break-either-way class behind CVE-2020-29374 (17839856fd58 worked around it in 5.8; PageAnonExclusive is the 5.19 fix). A reconstruction of the line 6c287605fd56 added, not a regression found in a release.",
+    invariants: ["I13", "SEMANTIC"],
+    minimal: [anon(1, 4, 4), w(1, 5, 1), fork(1, 2), w(1, 5, 2), { op: "read", mm: 2, addr: 5 }],
+    quick: true,
+  },
+  {
+    id: "F2",
+    design: "anon-vma-chain+folio-6.15",
+    mutant: "split-pmd-marks-exclusive",
+    correct: "anon-vma-chain+folio-6.15",
+    title: "__split_huge_pmd marks every subpage exclusive even when the PMD was shared",
+    story:
+      "__split_huge_pmd_locked() turns one PMD into PTEs with folio_add_anon_rmap_ptes(..., anon_exclusive ? RMAP_EXCLUSIVE : RMAP_NONE), anon_exclusive being the head page's PageAnonExclusive; after fork that bit is clear and the subpages must stay shared. The mutant passes RMAP_EXCLUSIVE unconditionally: a partial munmap (or mprotect, madvise, mremap) in the parent splits its PMD and marks pages the child still maps exclusive, so the parent's next write reuses them in place and the child sees it. CVE-2020-29368 (c444eb564fb1, \"mm: thp: make the THP mapcount atomic against __split_huge_pmd_locked()\", 5.8) is the historical case of a split making do_huge_pmd_wp_page() believe a shared THP exclusive (there through a race with the mapcount read, here sequentially); a reconstruction, not that race.",
+    invariants: ["I13", "SEMANTIC"],
+    minimal: [anon(1, 4, 4), w(1, 5, 1), fork(1, 2), { op: "munmap", mm: 1, addr: 4, len: 1 }, w(1, 5, 2), { op: "read", mm: 2, addr: 5 }],
+    quick: true,
+  },
+  {
+    id: "F3",
+    design: "anon-vma-chain+folio-6.14",
+    mutant: "split-pmd-drops-entire",
+    correct: "anon-vma-chain+folio-6.14",
+    title: "__split_huge_pmd forgets to move the entire mapping to the pages",
+    story:
+      "A PMD split must add one PTE-level mapping per page (per-page _mapcount and _large_mapcount) and then remove the PMD-level one (_entire_mapcount, folio_remove_rmap_pmd()); 6.8's rmap rework (David Hildenbrand, \"mm/huge_memory: batch rmap operations in __split_huge_pmd_locked()\") reorganised exactly these two steps. The mutant drops both: the folio keeps an entire mapcount no PMD backs and per-page mapcounts of zero for mapped pages, so it is freed while mapped or never freed. A reconstruction of the accounting, not a regression found in a release.",
+    invariants: ["I12"],
+    minimal: [anon(1, 4, 4), w(1, 5, 1), { op: "munmap", mm: 1, addr: 4, len: 1 }],
+    quick: true,
+  },
+  {
+    id: "F4",
+    design: "anon-vma-chain+folio-6.15",
+    mutant: "pmd-unmap-not-queued",
+    correct: "anon-vma-chain+folio-6.15",
+    title: "the last PMD unmap of a folio still PTE-mapped in part does not queue it for deferred split",
+    story:
+      "__folio_remove_rmap(RMAP_LEVEL_PMD) queues the folio (deferred_split_folio()) when the entire mapping goes and only some pages stay mapped by PTEs (6.14: nr < nr_pmdmapped; 6.15 CONFIG_NO_PAGE_MAPCOUNT: _large_mapcount < nr pages); before 6.8 the same test read `!compound || nr < nr_pmdmapped` in page_remove_rmap(). The mutant keeps only the PTE-level test: after fork, a COW in the parent splits its PMD and drops one page; when the child exits with its PMD the folio is partially mapped and off the queue, so its unmapped page is never reclaimed. A reconstruction; the real history of this test (deferred split only for PMD-mappable folios until 6.7, \"mm: allow deferred splitting of arbitrary anon large folios\", Ryan Roberts) is about mTHP, which rmapcheck does not model yet.",
+    invariants: ["I14"],
+    minimal: [anon(1, 4, 4), w(1, 6, 2), fork(1, 2), w(1, 5, 5), { op: "exit", mm: 2 }],
+    quick: true,
+  },
+  {
+    id: "F5",
+    design: "anon-vma-chain+folio-6.15",
+    mutant: "slot-free-clears-shared",
+    correct: "anon-vma-chain+folio-6.15",
+    title: "freeing an MM-id slot clears the shared bit while an untracked mm still maps the folio",
+    story:
+      "6.15's folio_sub_return_large_mapcount() (include/linux/rmap.h; \"mm/rmap: basic MM owner tracking for large folios (!hugetlb)\", David Hildenbrand, in the CONFIG_NO_PAGE_MAPCOUNT series) frees a slot when its mm's last mapping goes and clears FOLIO_MM_IDS_SHARED_BIT only if one slot now holds every remaining mapping (\"If one MM slot owns all mappings, the folio is mapped exclusively\"): a third mm may map the folio without a slot. The mutant clears the bit whenever a slot is freed: after two forks of a PMD-mapped folio, the first child's exit frees its slot and folio_maybe_mapped_shared() says \"exclusive\" while the parent and the second child map it. A reconstruction of the condition, not a regression found in a release.",
+    invariants: ["I13"],
+    minimal: [anon(1, 4, 4), w(1, 5, 1), fork(1, 2), fork(1, 3), { op: "exit", mm: 2 }],
+    quick: true,
+  },
 ];
 
 export const findMutant = (name: string): MutantEntry | undefined =>

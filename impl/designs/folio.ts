@@ -1,0 +1,100 @@
+/*
+ * The mapcount schemes as a second axis of a design: `DESIGN+folio-6.14` ("per-page": page
+ * _mapcount, folio _entire_mapcount and _large_mapcount, Linux 6.10–6.14) and
+ * `DESIGN+folio-6.15` ("no-page-mapcount": _large_mapcount, _entire_mapcount and the MM-id
+ * slots, CONFIG_NO_PAGE_MAPCOUNT, 6.15+, David Hildenbrand). The wrapped design keeps its rmap
+ * (anon_vma_chain and the i_mmap interval tree); the kernel gets a FolioLayer (impl/folio.ts)
+ * that allocates large anonymous folios at write faults and keeps their PMD mappings and
+ * mapcounts. The folio order is the world's `folioOrder` (2 when unset: 4 pages stand in for
+ * PMD order in the 32-page world). docs/folios.md.
+ */
+import { defaultWorld } from "../../model/world.js";
+import type { DesignInfo, RmapDesign } from "../design.js";
+import { FolioLayer, type FolioMutant, type MapcountScheme, folioMutants } from "../folio.js";
+
+export function makeFolioDesign(base: DesignInfo, scheme: MapcountScheme, version: "6.14" | "6.15"): DesignInfo {
+  return {
+    name: `${base.name}+folio-${version}`,
+    era: version === "6.14" ? "6.10–6.14 (large folios, per-page mapcount)" : "6.15+ (large folios, CONFIG_NO_PAGE_MAPCOUNT)",
+    summary:
+      version === "6.14"
+        ? `${base.name} with large anonymous folios mapped by PMD or PTEs; per-page _mapcount, _entire_mapcount, _large_mapcount`
+        : `${base.name} with large anonymous folios mapped by PMD or PTEs; _large_mapcount, _entire_mapcount and two MM-id slots (no per-page mapcount)`,
+    mutants: folioMutants,
+    vmaPrealloc: base.vmaPrealloc,
+    world: { ...defaultWorld, folioOrder: 2 },
+    create(kernel, mutant) {
+      const folioMutant = (folioMutants as readonly string[]).includes(mutant ?? "") ? (mutant as FolioMutant) : undefined;
+      const inner = base.create(kernel, folioMutant ? undefined : mutant);
+      const layer = new FolioLayer(kernel, inner, scheme, kernel.world.folioOrder ?? 2, folioMutant);
+      kernel.folio = layer;
+      const d: RmapDesign = {
+        createIMmap: () => inner.createIMmap(),
+        mmInit: (mm) => inner.mmInit(mm),
+        mmFork: (p, c) => inner.mmFork(p, c),
+        mmExit: (mm) => {
+          inner.mmExit(mm);
+          if ((layer.pmds.get(mm)?.size ?? 0) === 0) layer.pmds.delete(mm);
+        },
+        vmaLink: (v) => inner.vmaLink(v),
+        vmaUnlink: (v, w) => inner.vmaUnlink(v, w),
+        vmaAdjust: (v, start, end, pgoff) => {
+          // vma_adjust_trans_huge(): a PMD the new boundaries cut is split first.
+          if (start !== v.vmStart) layer.splitAt(v.mm, start);
+          if (end !== v.vmEnd) layer.splitAt(v.mm, end);
+          inner.vmaAdjust(v, start, end, pgoff);
+        },
+        vmaSplit: (v, nw) => {
+          layer.splitAt(v.mm, nw.vmStart === v.vmStart ? nw.vmEnd : nw.vmStart);
+          inner.vmaSplit(v, nw);
+        },
+        vmaMerge: (keep, gone, copied) => inner.vmaMerge(keep, gone, copied),
+        vmaFork: (p, c) => inner.vmaFork(p, c),
+        vmaCopy: (s, t) => inner.vmaCopy(s, t),
+        anonMergeable: (a, b, c) => inner.anonMergeable(a, b, c),
+        hasAnonObject: (v) => inner.hasAnonObject(v),
+        anonPrepare: (v) => inner.anonPrepare(v),
+        pageAddAnon: (page, vma, addr, how) => {
+          inner.pageAddAnon(page, vma, addr, how);
+          if (how !== "new") layer.pageAdded(page, vma, how === "swapin-exclusive");
+        },
+        pageAddFile: (page, vma, addr) => inner.pageAddFile(page, vma, addr),
+        pageDupAtFork: (page, pv, cv, addr) => {
+          inner.pageDupAtFork(page, pv, cv, addr);
+          layer.pageDup(page, pv, cv, addr);
+        },
+        pageRemove: (page, vma, addr) => {
+          layer.pageRemoved(page, vma, addr);
+          inner.pageRemove(page, vma, addr);
+        },
+        pageReuse: (page, vma, addr) => inner.pageReuse(page, vma, addr),
+        pageMove: (page, ov, from, nv, to) => {
+          layer.pageMove(page, ov, from, nv, to);
+          return inner.pageMove(page, ov, from, nv, to);
+        },
+        swapinMustCopy: (page, vma, addr) => inner.swapinMustCopy(page, vma, addr),
+        pageMigrate: (oldPage, newPage) => {
+          layer.pageMigrate(oldPage, newPage);
+          inner.pageMigrate(oldPage, newPage);
+        },
+        pageFree: (page) => {
+          layer.pageFree(page);
+          inner.pageFree(page);
+        },
+        walk: (page, visit) => inner.walk(page, visit),
+        get slab() {
+          return inner.slab;
+        },
+        check: () => {
+          inner.check();
+          layer.check();
+        },
+      };
+      if (inner.vmaMergeAbort) d.vmaMergeAbort = (keep) => inner.vmaMergeAbort?.(keep);
+      if (inner.fixedMemory) d.fixedMemory = () => inner.fixedMemory?.() as ReturnType<NonNullable<RmapDesign["fixedMemory"]>>;
+      if (inner.explain) d.explain = (page, vma, addr) => inner.explain?.(page, vma, addr) as string;
+      if (inner.snapshot) d.snapshot = (g) => inner.snapshot?.(g);
+      return d;
+    },
+  };
+}

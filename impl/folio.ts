@@ -1,0 +1,651 @@
+/*
+ * Large anonymous folios, PMD mappings and the two mapcount schemes of 6.x kernels
+ * (docs/folios.md). A layer over the page-granular simulated kernel: every page of a folio
+ * keeps its own PTE in mm.pt and its own page.mapcount / page.count (I3, I8, the walks and
+ * the model see pages, as processes do); the layer adds what the kernel keeps per folio:
+ *
+ *   Folio   {order, pages, largeMapcount = PMD mappings + PTE mappings of its pages,
+ *            entireMapcount = PMD mappings, pageMapcount[i] = PTE mappings of page i
+ *            ("per-page" scheme only, 6.10–6.14), mmId[2] / mmIdMapcount[2] / shared (the
+ *            MM-id slots and FOLIO_MM_IDS_SHARED_BIT, "no-page-mapcount" 6.15+),
+ *            anonExclusive[i] = PageAnonExclusive of page i (5.19+), onDeferredList}
+ *   pmds    per mm: PMD index → folio, an aligned naturally sized range mapped at PMD level
+ *            (its nr PTEs in mm.pt stand for the one PMD entry: the model stays page-granular)
+ *
+ * Order 2 (4 pages) stands in for PMD order in the 32-page world. The kernel text followed:
+ * mm/rmap.c __folio_add_rmap(), __folio_remove_rmap(), folio_add_new_anon_rmap(),
+ * __folio_try_dup_anon_rmap(); include/linux/rmap.h folio_add_return_large_mapcount() /
+ * folio_sub_return_large_mapcount() (6.15, David Hildenbrand, "mm: stop maintaining the
+ * per-page mapcount of large folios (CONFIG_NO_PAGE_MAPCOUNT)"); mm/huge_memory.c
+ * __split_huge_pmd_locked(), copy_huge_pmd(), zap_huge_pmd(), move_huge_pmd(),
+ * do_huge_pmd_wp_page(), vma_adjust_trans_huge(); mm/memory.c do_anonymous_page()'s
+ * alloc_anon_folio() and thp_vma_suitable_order().
+ */
+import { AllocFailure } from "./alloc.js";
+import { assert } from "./assert.js";
+import type { RmapDesign } from "./design.js";
+import type { Kernel } from "./kernel.js";
+import { findVma } from "./mmap.js";
+import { type Mm, PG_anon, PG_locked, type Page, type PresentPte, type Vma, VM_SHARED } from "./types.js";
+
+export type MapcountScheme = "per-page" | "no-page-mapcount";
+
+/**
+ * Planted bugs of the folio layer (the catalogue's F entries). Each is guarded by
+ * `this.mutant === name` at the line it changes.
+ */
+export const folioMutants = [
+  "dup-pmd-keeps-exclusive",
+  "split-pmd-marks-exclusive",
+  "split-pmd-drops-entire",
+  "pmd-unmap-not-queued",
+  "slot-free-clears-shared",
+] as const;
+export type FolioMutant = (typeof folioMutants)[number];
+
+let nextFolioId = 1;
+
+export class Folio {
+  readonly id = nextFolioId++;
+  readonly pages: Page[];
+  /** The pages' frames at allocation (a freed page's struct is poisoned: never touched again). */
+  readonly pfns: number[];
+  /** Page i was freed (the model frees an unmapped page of a folio on its own). */
+  readonly gone: boolean[];
+  largeMapcount = 0;
+  entireMapcount = 0;
+  readonly pageMapcount: number[];
+  readonly anonExclusive: boolean[];
+  readonly mmId: [number, number] = [0, 0];
+  readonly mmIdMapcount: [number, number] = [0, 0];
+  /** FOLIO_MM_IDS_SHARED_BIT ("no-page-mapcount"). */
+  shared = false;
+  onDeferredList = false;
+  /** Pages of the folio not yet freed (the model frees unmapped pages one by one). */
+  live: number;
+  constructor(
+    readonly order: number,
+    pages: Page[],
+  ) {
+    this.pages = pages;
+    this.pfns = pages.map((p) => p.pfn);
+    this.gone = pages.map(() => false);
+    this.pageMapcount = pages.map(() => 0);
+    this.anonExclusive = pages.map(() => false);
+    this.live = pages.length;
+  }
+  get nr(): number {
+    return this.pages.length;
+  }
+  toString(): string {
+    return `folio#${this.id} (order ${this.order}, pfn ${this.pfns.join(",")})`;
+  }
+}
+
+/** Statistics a run reports (how often 6.14's folio_likely_mapped_shared() is wrong, ...). */
+export class FolioStats {
+  foliosAllocated = 0;
+  pmdMaps = 0;
+  pmdSplits = 0;
+  pmdCopiesAtFork = 0;
+  pmdZaps = 0;
+  pmdMoves = 0;
+  deferredQueued = 0;
+  /** Folios split by the deferred split shrinker (at a reclaim command). */
+  foliosSplit = 0;
+  /** Splits refused because the rmap walk did not account for every mapping. */
+  splitFailures = 0;
+  largeReuses = 0;
+  /** Checks at which the scheme's maybe-shared answer was true while one mm maps the folio. */
+  spuriousShared = 0;
+  /** Checks at which it was false while two or more mms map the folio (6.14's "likely"). */
+  missedShared = 0;
+  sharedChecks = 0;
+  /** Folio mapping operations (a PTE or a PMD mapped or unmapped). */
+  mappingOps = 0;
+  /**
+   * Mapcount fields written by them: 6.14 the page _mapcount, _large_mapcount, and
+   * _nr_pages_mapped when a page (or the entire mapping) goes 0↔1; 6.15 _large_mapcount, the
+   * mm's slot mapcount, and _mm_ids when a slot is taken or freed or the shared bit flips.
+   */
+  counterWrites = 0;
+}
+
+export class FolioLayer {
+  readonly nr: number;
+  readonly folioOf = new Map<Page, Folio>();
+  readonly pmds = new Map<Mm, Map<number, Folio>>();
+  readonly deferredSplitQueue = new Set<Folio>();
+  readonly stats = new FolioStats();
+  /** Addresses "mm:addr" whose PTE removal belongs to a PMD zap already accounted. */
+  private readonly zapping = new Set<string>();
+
+  constructor(
+    readonly k: Kernel,
+    /** The design the folio layer wraps; the layer maps pages through it directly. */
+    readonly inner: RmapDesign,
+    readonly scheme: MapcountScheme,
+    readonly order: number,
+    readonly mutant?: FolioMutant,
+  ) {
+    this.nr = 1 << order;
+    nextFolioId = 1;
+  }
+
+  pmdOf(mm: Mm, addr: number): Folio | undefined {
+    return this.pmds.get(mm)?.get(Math.floor(addr / this.nr));
+  }
+
+  private pmdTable(mm: Mm): Map<number, Folio> {
+    let t = this.pmds.get(mm);
+    if (!t) {
+      t = new Map();
+      this.pmds.set(mm, t);
+    }
+    return t;
+  }
+
+  // --- mapcount accounting (mm/rmap.c, include/linux/rmap.h) --------------------------------
+
+  /** folio_add_return_large_mapcount() with the MM-id slots (6.15), natural counts (no -1). */
+  private addLarge(f: Folio, mm: Mm, diff: number): void {
+    f.largeMapcount += diff;
+    this.stats.mappingOps++;
+    this.stats.counterWrites++;
+    if (this.scheme !== "no-page-mapcount") return;
+    const shared = f.shared;
+    this.addSlot(f, mm, diff);
+    if (f.mmId[0] === mm.id || f.mmId[1] === mm.id) this.stats.counterWrites++;
+    if (f.shared !== shared) this.stats.counterWrites++;
+  }
+
+  private addSlot(f: Folio, mm: Mm, diff: number): void {
+    const id = mm.id;
+    if (f.mmId[0] === id) f.mmIdMapcount[0] += diff;
+    else if (f.mmId[1] === id) f.mmIdMapcount[1] += diff;
+    else {
+      const slot = f.mmId[0] === 0 ? 0 : f.mmId[1] === 0 ? 1 : -1;
+      if (slot === -1) {
+        f.shared = true; // two other mms hold the slots: certainly shared
+        return;
+      }
+      f.mmId[slot] = id;
+      f.mmIdMapcount[slot] = diff;
+      this.stats.counterWrites++; // _mm_ids
+      // "We might have other mappings already."
+      if (f.largeMapcount !== diff) f.shared = true;
+    }
+  }
+
+  /** folio_sub_return_large_mapcount(). */
+  private subLarge(f: Folio, mm: Mm, diff: number): void {
+    f.largeMapcount -= diff;
+    this.stats.mappingOps++;
+    this.stats.counterWrites++;
+    if (this.scheme !== "no-page-mapcount") return;
+    const shared = f.shared;
+    this.subSlot(f, mm, diff);
+    if (f.shared !== shared) this.stats.counterWrites++;
+  }
+
+  private subSlot(f: Folio, mm: Mm, diff: number): void {
+    const slot = f.mmId[0] === mm.id ? 0 : f.mmId[1] === mm.id ? 1 : -1;
+    if (slot === -1) return;
+    f.mmIdMapcount[slot] -= diff;
+    this.stats.counterWrites++;
+    if (f.mmIdMapcount[slot] > 0) return;
+    this.stats.counterWrites++; // _mm_ids: the slot is freed
+    f.mmId[slot] = 0;
+    f.mmIdMapcount[slot] = 0;
+    // The last mapping of this mm went: one slot may now hold every remaining mapping.
+    if (this.mutant === "slot-free-clears-shared") f.shared = false;
+    else if (f.mmIdMapcount[0] === f.largeMapcount || f.mmIdMapcount[1] === f.largeMapcount) f.shared = false;
+  }
+
+  /** Pages mapped by PTE (6.14's _nr_pages_mapped without ENTIRELY_MAPPED). */
+  private pagesMapped(f: Folio): number {
+    let n = 0;
+    for (const c of f.pageMapcount) if (c > 0) n++;
+    return n;
+  }
+
+  /** deferred_split_folio() */
+  private queue(f: Folio): void {
+    if (f.onDeferredList) return;
+    f.onDeferredList = true;
+    this.deferredSplitQueue.add(f);
+    this.stats.deferredQueued++;
+  }
+
+  private ptesMapped(f: Folio, mm: Mm, i: number): void {
+    if (this.scheme === "per-page") {
+      f.pageMapcount[i] = (f.pageMapcount[i] as number) + 1;
+      this.stats.counterWrites += f.pageMapcount[i] === 1 ? 2 : 1; // + _nr_pages_mapped
+    }
+    this.addLarge(f, mm, 1);
+  }
+
+  /** __folio_remove_rmap(RMAP_LEVEL_PTE) for one page, with the partial-mapping test. */
+  private pteUnmapped(f: Folio, mm: Mm, i: number): void {
+    if (this.scheme === "per-page") {
+      f.pageMapcount[i] = (f.pageMapcount[i] as number) - 1;
+      this.stats.counterWrites += f.pageMapcount[i] === 0 ? 2 : 1;
+    }
+    this.subLarge(f, mm, 1);
+    if (f.entireMapcount > 0 || f.largeMapcount === 0) return;
+    const partially = this.scheme === "per-page" ? this.pagesMapped(f) < f.nr : f.largeMapcount < f.nr;
+    if (partially) this.queue(f);
+  }
+
+  private pmdMapped(f: Folio, mm: Mm): void {
+    f.entireMapcount++;
+    this.stats.counterWrites += this.scheme === "per-page" && f.entireMapcount === 1 ? 2 : 1;
+    this.addLarge(f, mm, 1);
+  }
+
+  /** __folio_remove_rmap(RMAP_LEVEL_PMD). */
+  private pmdUnmapped(f: Folio, mm: Mm): void {
+    f.entireMapcount--;
+    this.stats.counterWrites += this.scheme === "per-page" && f.entireMapcount === 0 ? 2 : 1;
+    this.subLarge(f, mm, 1);
+    if (f.entireMapcount > 0 || f.largeMapcount === 0) return;
+    if (this.mutant === "pmd-unmap-not-queued") return;
+    const partially = this.scheme === "per-page" ? this.pagesMapped(f) < f.nr : f.largeMapcount < f.nr;
+    if (partially) this.queue(f);
+  }
+
+  // --- the fault path: do_anonymous_page() with alloc_anon_folio() -------------------------
+
+  /**
+   * A write fault on untouched anon memory: a folio of order `order` mapped at PMD level when
+   * the aligned range lies inside the vma, its pgoff is aligned the same way
+   * (thp_vma_suitable_order) and nothing of it is mapped yet; undefined otherwise (the caller
+   * falls back to an order-0 page, as the kernel does when no order fits or allocation fails).
+   */
+  anonFault(vma: Vma, addr: number): PresentPte | undefined {
+    const nr = this.nr;
+    const start = addr - (addr % nr);
+    const end = start + nr;
+    if (start < vma.vmStart || end > vma.vmEnd || (vma.vmFlags & VM_SHARED) !== 0) return undefined;
+    if ((((vma.vmStart - vma.vmPgoff) % nr) + nr) % nr !== 0) return undefined;
+    const mm = vma.mm;
+    for (let a = start; a < end; a++) if (mm.pt.has(a)) return undefined;
+    const pages: Page[] = [];
+    try {
+      for (let i = 0; i < nr; i++) {
+        const p = this.k.allocPage();
+        p.flags |= PG_anon | PG_locked; // not reclaimable before it is mapped
+        this.k.frameData[p.pfn] = 0;
+        pages.push(p);
+      }
+    } catch (e) {
+      if (!(e instanceof AllocFailure)) throw e;
+      for (const p of pages) this.k.freePage(p, "alloc_anon_folio (fallback)");
+      return undefined;
+    }
+    const f = new Folio(this.order, pages);
+    this.stats.foliosAllocated++;
+    for (const p of pages) this.folioOf.set(p, f);
+    let hit: PresentPte | undefined;
+    for (let i = 0; i < nr; i++) {
+      const p = pages[i] as Page;
+      this.inner.pageAddAnon(p, vma, start + i, "new");
+      const pte = this.k.setPte(vma, start + i, p, true);
+      p.flags &= ~PG_locked;
+      f.anonExclusive[i] = true;
+      if (start + i === addr) hit = pte;
+    }
+    // folio_add_new_anon_rmap(RMAP_LEVEL_PMD): entire 1, large 1, slot 0 = this mm.
+    this.pmdMapped(f, mm);
+    this.pmdTable(mm).set(start / nr, f);
+    this.stats.pmdMaps++;
+    return hit;
+  }
+
+  // --- PMD splitting: __split_huge_pmd() ----------------------------------------------------
+
+  /**
+   * __split_huge_pmd_locked(): the PMD of (mm, chunk) becomes nr PTEs. The page table keeps
+   * the same PTEs; the accounting moves from the entire mapping to the pages, and each page
+   * inherits the head page's PageAnonExclusive (RMAP_EXCLUSIVE).
+   */
+  splitPmd(mm: Mm, chunk: number): void {
+    const t = this.pmds.get(mm);
+    const f = t?.get(chunk);
+    if (!t || !f) return;
+    t.delete(chunk);
+    this.stats.pmdSplits++;
+    const exclusive = f.anonExclusive[0] as boolean;
+    // folio_add_anon_rmap_ptes(folio, page, nr, vma, haddr, exclusive ? RMAP_EXCLUSIVE : 0)
+    for (let i = 0; i < f.nr; i++) {
+      if (this.mutant !== "split-pmd-drops-entire") this.ptesMapped(f, mm, i);
+      f.anonExclusive[i] = exclusive || this.mutant === "split-pmd-marks-exclusive";
+    }
+    if (this.mutant === "split-pmd-drops-entire") return;
+    // folio_remove_rmap_pmd()
+    this.pmdUnmapped(f, mm);
+  }
+
+  /** Split every PMD of mm that straddles `boundary` (vma_adjust_trans_huge / split_huge_pmd_if_needed). */
+  splitAt(mm: Mm, boundary: number): void {
+    if (boundary % this.nr === 0) return;
+    this.splitPmd(mm, Math.floor(boundary / this.nr));
+  }
+
+  /** Split every PMD mapping of the folio of `page` (try_to_unmap's TTU_SPLIT_HUGE_PMD). */
+  splitFolioPmds(page: Page): void {
+    const f = this.folioOf.get(page);
+    if (!f || f.entireMapcount === 0) return;
+    for (const [mm, t] of this.pmds) for (const [chunk, g] of t) if (g === f) this.splitPmd(mm, chunk);
+  }
+
+  // --- hooks the kernel and the wrapping design call ----------------------------------------
+
+  /**
+   * zap_pmd_range(): a PMD entirely inside [start, end) goes at once (zap_huge_pmd), one
+   * partly inside is split first (__split_huge_pmd) and its PTEs are zapped one by one.
+   */
+  zapRange(vma: Vma, start: number, end: number): void {
+    const t = this.pmds.get(vma.mm);
+    if (!t || t.size === 0) return;
+    const nr = this.nr;
+    for (let c = Math.floor(start / nr); c * nr < end; c++) {
+      const f = t.get(c);
+      if (!f) continue;
+      if (c * nr >= start && c * nr + nr <= end) {
+        t.delete(c);
+        this.stats.pmdZaps++;
+        for (let a = c * nr; a < c * nr + nr; a++) this.zapping.add(`${vma.mm.id}:${a}`);
+        for (let i = 0; i < nr; i++) f.anonExclusive[i] = false;
+        this.pmdUnmapped(f, vma.mm);
+      } else this.splitPmd(vma.mm, c);
+    }
+  }
+
+  /** A PTE of `page` at (vma, addr) is going (zap, COW, reclaim, swap-out). */
+  pageRemoved(page: Page, vma: Vma, addr: number): void {
+    const f = this.folioOf.get(page);
+    if (!f) return;
+    const mm = vma.mm;
+    if (this.zapping.size > 0 && this.zapping.delete(`${mm.id}:${addr}`)) return;
+    const chunk = Math.floor(addr / this.nr);
+    if (this.pmds.get(mm)?.get(chunk) === f) this.splitPmd(mm, chunk);
+    const i = f.pages.indexOf(page);
+    this.pteUnmapped(f, mm, i);
+    // Unmapped from this mm: the page is no longer exclusive to anyone (a swap PTE carries it).
+    f.anonExclusive[i] = false;
+  }
+
+  /** A PTE of a folio page is mapped again (swap-in of a swap-cache page still in its folio). */
+  pageAdded(page: Page, vma: Vma, exclusive: boolean): void {
+    const f = this.folioOf.get(page);
+    if (!f) return;
+    const i = f.pages.indexOf(page);
+    this.ptesMapped(f, vma.mm, i);
+    f.anonExclusive[i] = exclusive;
+  }
+
+  /** copy_huge_pmd() / copy_present_ptes() at fork: __folio_try_dup_anon_rmap(). */
+  pageDup(page: Page, parentVma: Vma, childVma: Vma, addr: number): void {
+    const f = this.folioOf.get(page);
+    if (!f) return;
+    const chunk = Math.floor(addr / this.nr);
+    const i = f.pages.indexOf(page);
+    if (this.pmds.get(parentVma.mm)?.get(chunk) === f) {
+      const ct = this.pmdTable(childVma.mm);
+      if (ct.get(chunk) === f) return; // this PMD is copied already
+      ct.set(chunk, f);
+      this.stats.pmdCopiesAtFork++;
+      if (this.mutant !== "dup-pmd-keeps-exclusive") for (let j = 0; j < f.nr; j++) f.anonExclusive[j] = false;
+      this.pmdMapped(f, childVma.mm);
+      return;
+    }
+    f.anonExclusive[i] = false;
+    this.ptesMapped(f, childVma.mm, i);
+  }
+
+  /**
+   * do_wp_page(): may the writer reuse `page` in place? A page of a large folio is reused only
+   * while PageAnonExclusive (5.19+); a small page as the order-0 kernel decides.
+   */
+  mayReuse(page: Page): boolean {
+    const f = this.folioOf.get(page);
+    if (!f) return page.mapcount === 1;
+    const ok = f.anonExclusive[f.pages.indexOf(page)] as boolean;
+    if (ok) this.stats.largeReuses++;
+    return ok;
+  }
+
+  /** move_huge_pmd() when the whole PMD moves to an equally aligned place, else split. */
+  pageMove(page: Page, oldVma: Vma, from: number, newVma: Vma, to: number): void {
+    const f = this.folioOf.get(page);
+    if (!f) return;
+    const mm = oldVma.mm;
+    const nr = this.nr;
+    const chunk = Math.floor(from / nr);
+    const t = this.pmds.get(mm);
+    if (t?.get(chunk) !== f) return;
+    const dstStart = to - (from % nr);
+    const suitable =
+      (to - from) % nr === 0 && dstStart >= newVma.vmStart && dstStart + nr <= newVma.vmEnd && (((newVma.vmStart - newVma.vmPgoff) % nr) + nr) % nr === 0;
+    if (!suitable) {
+      this.splitPmd(mm, chunk);
+      return;
+    }
+    t.delete(chunk);
+    t.set(dstStart / nr, f);
+    this.stats.pmdMoves++;
+  }
+
+  /** The new page of a migration takes the old page's PTE mappings; the old leaves its folio's count. */
+  pageMigrate(oldPage: Page, newPage: Page): void {
+    const f = this.folioOf.get(oldPage);
+    if (!f) return;
+    this.splitFolioPmds(oldPage);
+    for (const mm of this.k.mms.values())
+      for (const [addr, pte] of mm.pt) {
+        if (pte.kind !== "present" || pte.pfn !== oldPage.pfn) continue;
+        const vma = findVma(mm, addr) as Vma;
+        this.pageRemoved(oldPage, vma, addr);
+      }
+    // The target is an order-0 page: its reuse is decided by its own mapcount.
+    void newPage;
+  }
+
+  /** __free_pages() of one page: the folio goes with its last page (off the deferred queue). */
+  pageFree(page: Page): void {
+    const f = this.folioOf.get(page);
+    if (!f) return;
+    this.folioOf.delete(page);
+    f.gone[f.pages.indexOf(page)] = true;
+    f.live--;
+    if (f.live > 0) return;
+    this.deferredSplitQueue.delete(f);
+    f.onDeferredList = false;
+  }
+
+  /**
+   * deferred_split_scan(): the shrinker splits each queued folio that is still partially
+   * mapped (split_folio(): unmap_folio() through the rmap walk, __split_huge_page(),
+   * remap_page()). rmapcheck keeps the PTEs in place: the walk of each live page must account
+   * for every reference its mappings hold, or the split fails as the kernel's
+   * folio_ref_freeze() would (the folio stays queued). A split folio's pages become order-0
+   * pages (their reuse is then the order-0 rule); its unmapped pages were freed already.
+   */
+  deferredSplitScan(): void {
+    for (const f of [...this.deferredSplitQueue]) {
+      if (f.entireMapcount > 0) continue; // mapped by a PMD again: not partially mapped
+      let frozen = true;
+      for (let i = 0; i < f.nr && frozen; i++) {
+        if (f.gone[i]) continue;
+        const p = f.pages[i] as Page;
+        let found = 0;
+        this.inner.walk(p, (vma, addr) => {
+          if (this.k.ptePointsTo(vma.mm, addr, p.pfn)) found++;
+          return true;
+        });
+        frozen = found === p.mapcount;
+      }
+      if (!frozen) {
+        this.stats.splitFailures++;
+        continue;
+      }
+      this.deferredSplitQueue.delete(f);
+      f.onDeferredList = false;
+      for (let i = 0; i < f.nr; i++) if (!f.gone[i]) this.folioOf.delete(f.pages[i] as Page);
+      this.stats.foliosSplit++;
+    }
+  }
+
+  /**
+   * Bytes of mapcount state per folio on LP64: 6.14 a 4-byte _mapcount per page plus
+   * _large_mapcount, _entire_mapcount and _nr_pages_mapped; 6.15 _large_mapcount,
+   * _entire_mapcount, _mm_ids (8) and _mm_id_mapcount[2] — whatever the order.
+   */
+  bytesPerFolio(): number {
+    return this.scheme === "per-page" ? 4 * this.nr + 12 : 24;
+  }
+
+  /** folio_maybe_mapped_shared() (6.15) / folio_likely_mapped_shared() (6.10–6.14). */
+  maybeMappedShared(f: Folio): boolean {
+    if (this.scheme === "no-page-mapcount") return f.shared;
+    if (f.largeMapcount <= 1) return false;
+    if (f.entireMapcount > 0 || f.largeMapcount > f.nr) return true;
+    return (f.pageMapcount[0] as number) > 1;
+  }
+
+  // --- the checker's brute force (I12–I14) --------------------------------------------------
+
+  /** Every live folio. */
+  folios(): Set<Folio> {
+    return new Set(this.folioOf.values());
+  }
+
+  /**
+   * Ref(X) for a folio by brute force over every page table: PMD mappings (each counted once)
+   * and PTE mappings per page, and the mms that map each page.
+   */
+  bruteForce(f: Folio): { pmd: number; pte: number[]; mmsOfPage: Set<number>[]; mms: Set<number>; perMm: Map<number, number> } {
+    const pte = f.pages.map(() => 0);
+    const mmsOfPage = f.pages.map(() => new Set<number>());
+    const mms = new Set<number>();
+    const perMm = new Map<number, number>();
+    let pmd = 0;
+    const index = new Map<number, number>();
+    f.pfns.forEach((pfn, i) => {
+      if (!f.gone[i]) index.set(pfn, i);
+    });
+    for (const mm of this.k.mms.values()) {
+      const t = this.pmds.get(mm);
+      if (t) for (const g of t.values()) if (g === f) {
+        pmd++;
+        mms.add(mm.id);
+        perMm.set(mm.id, (perMm.get(mm.id) ?? 0) + 1);
+      }
+      for (const [addr, e] of mm.pt) {
+        if (e.kind !== "present") continue;
+        const i = index.get(e.pfn);
+        if (i === undefined || this.k.pageAt(e.pfn) !== f.pages[i]) continue;
+        (mmsOfPage[i] as Set<number>).add(mm.id);
+        mms.add(mm.id);
+        if (t?.get(Math.floor(addr / this.nr)) === f) continue; // part of a PMD mapping
+        pte[i] = (pte[i] as number) + 1;
+        perMm.set(mm.id, (perMm.get(mm.id) ?? 0) + 1);
+      }
+    }
+    return { pmd, pte, mmsOfPage, mms, perMm };
+  }
+
+  /** The folio's own rmap walk (page_vma_mapped_walk over the design's walk): a PMD counts once. */
+  walkMappings(f: Folio): number {
+    const seen = new Set<string>();
+    let n = 0;
+    for (let i = 0; i < f.nr; i++) {
+      if (f.gone[i]) continue;
+      const p = f.pages[i] as Page;
+      this.inner.walk(p, (vma, addr) => {
+        if (!this.k.ptePointsTo(vma.mm, addr, p.pfn)) return true;
+        const chunk = Math.floor(addr / this.nr);
+        if (this.pmds.get(vma.mm)?.get(chunk) === f) {
+          const key = `${vma.mm.id}:${chunk}`;
+          if (!seen.has(key)) {
+            seen.add(key);
+            n++;
+          }
+        } else n++;
+        return true;
+      });
+    }
+    return n;
+  }
+
+  check(): void {
+    const nr = this.nr;
+    // PMD entries: an aligned, naturally sized range inside one vma, every PTE on its page.
+    for (const [mm, t] of this.pmds) {
+      for (const [chunk, f] of t) {
+        assert(this.k.mms.get(mm.id) === mm, "I12", () => `${f}: PMD mapping in exited mm${mm.id}`);
+        const vma = findVma(mm, chunk * nr);
+        assert(
+          vma !== undefined && vma.vmStart <= chunk * nr && chunk * nr + nr <= vma.vmEnd,
+          "I12",
+          () => `${f}: PMD mapping at [${chunk * nr}, ${chunk * nr + nr}) of mm${mm.id} is not inside one vma`,
+        );
+        for (let i = 0; i < nr; i++) {
+          const e = mm.pt.get(chunk * nr + i);
+          assert(e?.kind === "present" && e.pfn === (f.pages[i] as Page).pfn, "I12", () => `${f}: PMD mapping of mm${mm.id} at ${chunk * nr}: page ${i} not in place`);
+        }
+      }
+    }
+    for (const f of this.folios()) {
+      const b = this.bruteForce(f);
+      const pteTotal = b.pte.reduce((s, c) => s + c, 0);
+      assert(f.entireMapcount === b.pmd, "I12", () => `${f}: entire mapcount ${f.entireMapcount} ≠ ${b.pmd} PMD mappings found by brute force`);
+      assert(
+        f.largeMapcount === b.pmd + pteTotal,
+        "I12",
+        () => `${f}: folio mapcount ${f.largeMapcount} ≠ ${b.pmd + pteTotal} mappings found by brute force (a PMD counts once)`,
+      );
+      if (this.scheme === "per-page")
+        for (let i = 0; i < f.nr; i++)
+          assert(f.pageMapcount[i] === b.pte[i], "I12", () => `${f}: page ${i} mapcount ${f.pageMapcount[i]} ≠ ${b.pte[i]} PTE mappings`);
+      const walked = this.walkMappings(f);
+      assert(walked === f.largeMapcount, "I12", () => `${f}: the rmap walk finds ${walked} mappings, folio mapcount is ${f.largeMapcount}`);
+      if (this.scheme === "no-page-mapcount")
+        for (let s = 0; s < 2; s++) {
+          const id = f.mmId[s] as number;
+          if (id === 0) continue;
+          // A slot may undercount its mm ("valid corner cases where we might underflow a
+          // per-MM mapcount": mappings added while no slot was free), never overcount.
+          assert(
+            (f.mmIdMapcount[s] as number) <= (b.perMm.get(id) ?? 0),
+            "I12",
+            () => `${f}: MM-id slot ${s} says mm${id} maps it ${f.mmIdMapcount[s]} times, brute force ${b.perMm.get(id) ?? 0}`,
+          );
+        }
+      if (this.scheme === "no-page-mapcount" && f.largeMapcount === 0)
+        assert(f.mmId[0] === 0 && f.mmId[1] === 0 && !f.shared, "I12", () => `${f}: unmapped but its MM-id slots are not free`);
+      // I13: sharing and exclusivity.
+      const shared = this.maybeMappedShared(f);
+      this.stats.sharedChecks++;
+      if (b.mms.size >= 2 && !shared) {
+        this.stats.missedShared++;
+        assert(this.scheme !== "no-page-mapcount", "I13", () => `${f}: folio_maybe_mapped_shared() false while mm${[...b.mms].join(", mm")} map it`);
+      }
+      if (b.mms.size <= 1 && shared) this.stats.spuriousShared++;
+      for (let i = 0; i < f.nr; i++)
+        assert(
+          !f.anonExclusive[i] || (b.mmsOfPage[i] as Set<number>).size <= 1,
+          "I13",
+          () => `${f}: page ${i} is PageAnonExclusive while mm${[...(b.mmsOfPage[i] as Set<number>)].join(", mm")} map it`,
+        );
+      // I14: the deferred split queue.
+      const mappedPages = b.pte.filter((c) => c > 0).length;
+      const partially =
+        b.pmd === 0 &&
+        f.largeMapcount > 0 &&
+        (this.scheme === "per-page" ? mappedPages < f.nr : f.largeMapcount < f.nr);
+      assert(!partially || f.onDeferredList, "I14", () => `${f}: partially mapped (${mappedPages}/${f.nr} pages) but not on the deferred split queue`);
+    }
+  }
+}
