@@ -213,15 +213,20 @@ if (!opts["no-workers"]) {
     const r = JSON.parse(out) as { commands: number; commandsPerSecond: number };
     return { commands: r.commands, rate: r.commandsPerSecond };
   };
+  // Best of 3: this 2-vCPU VM's share of its host varies from minute to minute (one worker
+  // measured 132k–200k commands/s in three runs in a row), so single runs compare noise.
   const best = (workers: number) => {
-    const a = campaign(workers);
-    const b = campaign(workers);
-    return a.rate >= b.rate ? a : b;
+    let top = campaign(workers);
+    for (let i = 1; i < 3; i++) {
+      const r = campaign(workers);
+      if (r.rate > top.rate) top = r;
+    }
+    return top;
   };
   const one = best(1);
   const two = best(2);
   console.log(
-    `workers (rmapcheck run --design anon-vma-chain --time-limit ${workerSeconds}, fresh process, best of 2): ` +
+    `workers (rmapcheck run --design anon-vma-chain --time-limit ${workerSeconds}, fresh process, best of 3): ` +
       `1 worker ${n(one.rate, 0)} cmd/s, 2 workers ${n(two.rate, 0)} cmd/s, speed-up ${(two.rate / one.rate).toFixed(2)}×`,
   );
 }
