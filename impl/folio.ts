@@ -111,6 +111,19 @@ export class FolioStats {
   counterWrites = 0;
 }
 
+/** A folio's mappings found by brute force over every page table (check()'s I12–I14). */
+export interface BruteForce {
+  /** PMD mappings (each counts once). */
+  pmd: number;
+  /** PTE mappings per page (PTEs under a PMD mapping of this folio not included). */
+  pte: number[];
+  /** The mms mapping each page (by PTE or PMD). */
+  mmsOfPage: Set<number>[];
+  mms: Set<number>;
+  /** Mappings per mm (a PMD counts once). */
+  perMm: Map<number, number>;
+}
+
 export class FolioLayer {
   readonly nr: number;
   readonly folioOf = new Map<Page, Folio>();
@@ -525,40 +538,57 @@ export class FolioLayer {
    * Ref(X) for a folio by brute force over every page table: PMD mappings (each counted once)
    * and PTE mappings per page, and the mms that map each page.
    */
-  bruteForce(f: Folio): { pmd: number; pte: number[]; mmsOfPage: Set<number>[]; mms: Set<number>; perMm: Map<number, number> } {
-    const pte = f.pages.map(() => 0);
-    const mmsOfPage = f.pages.map(() => new Set<number>());
-    const mms = new Set<number>();
-    const perMm = new Map<number, number>();
-    let pmd = 0;
-    const index = new Map<number, number>();
-    f.pfns.forEach((pfn, i) => {
-      if (!f.gone[i]) index.set(pfn, i);
-    });
+  bruteForce(f: Folio): BruteForce {
+    return this.bruteForceAll([f]).get(f) as BruteForce;
+  }
+
+  /**
+   * bruteForce() of every folio given, in one pass over the page tables (check() runs after
+   * every step: a pass per folio made it O(folios × PTEs)). A frame counts for the folio whose
+   * page is in it now, as in the per-folio form.
+   */
+  bruteForceAll(folios: Iterable<Folio>): Map<Folio, BruteForce> {
+    const out = new Map<Folio, BruteForce>();
+    const byPfn = new Map<number, { f: Folio; i: number }[]>();
+    for (const f of folios) {
+      out.set(f, { pmd: 0, pte: f.pages.map(() => 0), mmsOfPage: f.pages.map(() => new Set<number>()), mms: new Set(), perMm: new Map() });
+      f.pfns.forEach((pfn, i) => {
+        if (f.gone[i]) return;
+        const at = byPfn.get(pfn);
+        if (at) at.push({ f, i });
+        else byPfn.set(pfn, [{ f, i }]);
+      });
+    }
+    const count = (b: BruteForce, mm: number) => b.perMm.set(mm, (b.perMm.get(mm) ?? 0) + 1);
     for (const mm of this.k.mms.values()) {
       const t = this.pmds.get(mm);
-      if (t) for (const g of t.values()) if (g === f) {
-        pmd++;
-        mms.add(mm.id);
-        perMm.set(mm.id, (perMm.get(mm.id) ?? 0) + 1);
-      }
+      if (t)
+        for (const g of t.values()) {
+          const b = out.get(g);
+          if (!b) continue;
+          b.pmd++;
+          b.mms.add(mm.id);
+          count(b, mm.id);
+        }
       for (const [addr, e] of mm.pt) {
         if (e.kind !== "present") continue;
-        const i = index.get(e.pfn);
-        if (i === undefined || this.k.pageAt(e.pfn) !== f.pages[i]) continue;
-        (mmsOfPage[i] as Set<number>).add(mm.id);
-        mms.add(mm.id);
-        if (t?.get(Math.floor(addr / this.nr)) === f) continue; // part of a PMD mapping
-        pte[i] = (pte[i] as number) + 1;
-        perMm.set(mm.id, (perMm.get(mm.id) ?? 0) + 1);
+        for (const { f, i } of byPfn.get(e.pfn) ?? []) {
+          if (this.k.pageAt(e.pfn) !== f.pages[i]) continue;
+          const b = out.get(f) as BruteForce;
+          (b.mmsOfPage[i] as Set<number>).add(mm.id);
+          b.mms.add(mm.id);
+          if (t?.get(Math.floor(addr / this.nr)) === f) continue; // part of a PMD mapping
+          b.pte[i] = (b.pte[i] as number) + 1;
+          count(b, mm.id);
+        }
       }
     }
-    return { pmd, pte, mmsOfPage, mms, perMm };
+    return out;
   }
 
   /** The folio's own rmap walk (page_vma_mapped_walk over the design's walk): a PMD counts once. */
   walkMappings(f: Folio): number {
-    const seen = new Set<string>();
+    const seen = new Set<number>();
     let n = 0;
     for (let i = 0; i < f.nr; i++) {
       if (f.gone[i]) continue;
@@ -567,7 +597,7 @@ export class FolioLayer {
         if (!this.k.ptePointsTo(vma.mm, addr, p.pfn)) return true;
         const chunk = Math.floor(addr / this.nr);
         if (this.pmds.get(vma.mm)?.get(chunk) === f) {
-          const key = `${vma.mm.id}:${chunk}`;
+          const key = vma.mm.id * 65536 + chunk;
           if (!seen.has(key)) {
             seen.add(key);
             n++;
@@ -597,8 +627,10 @@ export class FolioLayer {
         }
       }
     }
-    for (const f of this.folios()) {
-      const b = this.bruteForce(f);
+    const folios = this.folios();
+    const all = this.bruteForceAll(folios);
+    for (const f of folios) {
+      const b = all.get(f) as BruteForce;
       const pteTotal = b.pte.reduce((s, c) => s + c, 0);
       assert(f.entireMapcount === b.pmd, "I12", () => `${f}: entire mapcount ${f.entireMapcount} ≠ ${b.pmd} PMD mappings found by brute force`);
       assert(
