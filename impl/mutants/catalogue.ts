@@ -433,6 +433,18 @@ export const catalogue: MutantEntry[] = [
     minimal: [anon(1, 4, 4), w(1, 5, 1), fork(1, 2), fork(1, 3), { op: "exit", mm: 2 }],
     quick: true,
   },
+  {
+    id: "F6",
+    design: "anon-vma-chain+folio-6.14",
+    mutant: "vma-address-wraps",
+    correct: "anon-vma-chain+folio-6.14",
+    title: "the rmap walk of a THP misses a vma where the head page's address would lie below 0",
+    story:
+      "A real regression, Fixes: a8fa41ad2f6f (\"mm, rmap: check all VMAs that PTE-mapped THP can be part of\"), fixed in 5.13 by 494334e43c16 (Hugh Dickins, \"mm/thp: fix vma_address() if virtual address below file offset\", Cc: stable; verified in the patch as posted, [PATCH 3/7] of 1 June 2021, and in the list of 5.13 upstream THP commits). vma_address() of a THP returned max(start, vm_start) with start = vm_start + ((head pgoff - vm_pgoff) << PAGE_SHIFT); \"there's a wraparound case when the vm_start address is unusually low, but vm_pgoff not so low\": start became almost ULONG_MAX, so the walk (rmap_walk_anon() and rmap_walk_file() both used it) looked beyond the vma and found no mapping there: \"split's try_to_unmap() was unable to find all the mappings of the page (which, on a !DEBUG_VM kernel, would then keep the huge page pinned in memory)\". The fix returns vm_start when the compound page starts before the vma. Here mremap moves the last two pages of an anonymous folio (pages 4–7, pgoff 4) to address 1 (0 is refused, as mmap_min_addr does): the moved vma keeps vm_pgoff 6, the head's address there would be -1, and the folio's walk finds 2 of its 4 mappings (a split by the shrinker would fail the same way). The kernel reported it on shmem THPs; anon THPs took the same path. Planted in the 6.14 layer's walk (the code is older than both schemes).",
+    invariants: ["I12"],
+    minimal: [anon(1, 4, 4), w(1, 5, 1), { op: "mremap", mm: 1, addr: 6, len: 2, newLen: 2, maymove: true, fixed: true, newAddr: 1 }],
+    quick: true,
+  },
 ];
 
 export const findMutant = (name: string): MutantEntry | undefined =>
