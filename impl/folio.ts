@@ -40,6 +40,7 @@ export const folioMutants = [
   "split-pmd-drops-entire",
   "pmd-unmap-not-queued",
   "slot-free-clears-shared",
+  "vma-address-wraps",
 ] as const;
 export type FolioMutant = (typeof folioMutants)[number];
 
@@ -494,6 +495,7 @@ export class FolioLayer {
         const p = f.pages[i] as Page;
         let found = 0;
         this.inner.walk(p, (vma, addr) => {
+          if (this.mutant === "vma-address-wraps" && this.headAddressWraps(f, vma)) return true;
           if (this.k.ptePointsTo(vma.mm, addr, p.pfn)) found++;
           return true;
         });
@@ -586,6 +588,19 @@ export class FolioLayer {
     return out;
   }
 
+  /**
+   * The mutant vma-address-wraps (catalogue F6): before 494334e43c16 (Hugh Dickins, "mm/thp:
+   * fix vma_address() if virtual address below file offset", 5.13) the walk of a THP started
+   * at max(vm_start + ((head pgoff - vm_pgoff) << PAGE_SHIFT), vm_start); when the head's
+   * virtual address in the vma would be below 0 it wrapped to almost ULONG_MAX, and
+   * page_vma_mapped_walk() searched beyond the vma and found nothing there.
+   */
+  private headAddressWraps(f: Folio, vma: Vma): boolean {
+    const i = f.gone.indexOf(false);
+    const head = (f.pages[i] as Page).index - i;
+    return vma.vmStart + (head - vma.vmPgoff) < 0;
+  }
+
   /** The folio's own rmap walk (page_vma_mapped_walk over the design's walk): a PMD counts once. */
   walkMappings(f: Folio): number {
     const seen = new Set<number>();
@@ -594,6 +609,7 @@ export class FolioLayer {
       if (f.gone[i]) continue;
       const p = f.pages[i] as Page;
       this.inner.walk(p, (vma, addr) => {
+        if (this.mutant === "vma-address-wraps" && this.headAddressWraps(f, vma)) return true;
         if (!this.k.ptePointsTo(vma.mm, addr, p.pfn)) return true;
         const chunk = Math.floor(addr / this.nr);
         if (this.pmds.get(vma.mm)?.get(chunk) === f) {

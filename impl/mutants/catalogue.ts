@@ -416,7 +416,7 @@ export const catalogue: MutantEntry[] = [
     correct: "anon-vma-chain+folio-6.15",
     title: "the last PMD unmap of a folio still PTE-mapped in part does not queue it for deferred split",
     story:
-      "__folio_remove_rmap(RMAP_LEVEL_PMD) queues the folio (deferred_split_folio()) when the entire mapping goes and only some pages stay mapped by PTEs (6.14: nr < nr_pmdmapped; 6.15 CONFIG_NO_PAGE_MAPCOUNT: _large_mapcount < nr pages); before 6.8 the same test read `!compound || nr < nr_pmdmapped` in page_remove_rmap(). The mutant keeps only the PTE-level test: after fork, a COW in the parent splits its PMD and drops one page; when the child exits with its PMD the folio is partially mapped and off the queue, so its unmapped page is never reclaimed. A reconstruction; the real history of this test (deferred split only for PMD-mappable folios until 6.7, \"mm: allow deferred splitting of arbitrary anon large folios\", Ryan Roberts) is about mTHP, which rmapcheck does not model yet.",
+      "__folio_remove_rmap(RMAP_LEVEL_PMD) queues the folio (deferred_split_folio()) when the entire mapping goes and only some pages stay mapped by PTEs (6.14: nr < nr_pmdmapped; 6.15 CONFIG_NO_PAGE_MAPCOUNT: _large_mapcount < nr pages); before 6.8 the same test read `!compound || nr < nr_pmdmapped` in page_remove_rmap(). Queueing on partial unmap itself came with 9a982250f773 (Kirill A. Shutemov, \"thp: introduce deferred_split_huge_page()\": \"Currently we don't split huge page on partial unmap ... It can lead to memory overhead\"), so on this one path the mutant behaves as every kernel before that commit did. The mutant keeps only the PTE-level test: after fork, a COW in the parent splits its PMD and drops one page; when the child exits with its PMD the folio is partially mapped and off the queue, so its unmapped page is never reclaimed. A reconstruction; the real history of this test (deferred split only for PMD-mappable folios until 6.7, \"mm: allow deferred splitting of arbitrary anon large folios\", Ryan Roberts) is about mTHP, which rmapcheck does not model yet.",
     invariants: ["I14"],
     minimal: [anon(1, 4, 4), w(1, 6, 2), fork(1, 2), w(1, 5, 5), { op: "exit", mm: 2 }],
     quick: true,
@@ -428,9 +428,21 @@ export const catalogue: MutantEntry[] = [
     correct: "anon-vma-chain+folio-6.15",
     title: "freeing an MM-id slot clears the shared bit while an untracked mm still maps the folio",
     story:
-      "6.15's folio_sub_return_large_mapcount() (include/linux/rmap.h; \"mm/rmap: basic MM owner tracking for large folios (!hugetlb)\", David Hildenbrand, in the CONFIG_NO_PAGE_MAPCOUNT series) frees a slot when its mm's last mapping goes and clears FOLIO_MM_IDS_SHARED_BIT only if one slot now holds every remaining mapping (\"If one MM slot owns all mappings, the folio is mapped exclusively\"): a third mm may map the folio without a slot. The mutant clears the bit whenever a slot is freed: after two forks of a PMD-mapped folio, the first child's exit frees its slot and folio_maybe_mapped_shared() says \"exclusive\" while the parent and the second child map it. A reconstruction of the condition, not a regression found in a release.",
+      "6.15's folio_sub_return_large_mapcount() (include/linux/rmap.h; \"mm/rmap: basic MM owner tracking for large folios (!hugetlb)\", 6af8cb80d3a9, David Hildenbrand, in the CONFIG_NO_PAGE_MAPCOUNT series; the id as the kernel test robot reported it against torvalds/linux master, April 2025) frees a slot when its mm's last mapping goes and clears FOLIO_MM_IDS_SHARED_BIT only if one slot now holds every remaining mapping (\"If one MM slot owns all mappings, the folio is mapped exclusively\"): a third mm may map the folio without a slot. The mutant clears the bit whenever a slot is freed: after two forks of a PMD-mapped folio, the first child's exit frees its slot and folio_maybe_mapped_shared() says \"exclusive\" while the parent and the second child map it. A reconstruction of the condition, not a regression found in a release.",
     invariants: ["I13"],
     minimal: [anon(1, 4, 4), w(1, 5, 1), fork(1, 2), fork(1, 3), { op: "exit", mm: 2 }],
+    quick: true,
+  },
+  {
+    id: "F6",
+    design: "anon-vma-chain+folio-6.14",
+    mutant: "vma-address-wraps",
+    correct: "anon-vma-chain+folio-6.14",
+    title: "the rmap walk of a THP misses a vma where the head page's address would lie below 0",
+    story:
+      "A real regression, Fixes: a8fa41ad2f6f (\"mm, rmap: check all VMAs that PTE-mapped THP can be part of\"), fixed in 5.13 by 494334e43c16 (Hugh Dickins, \"mm/thp: fix vma_address() if virtual address below file offset\", Cc: stable; verified in the patch as posted, [PATCH 3/7] of 1 June 2021, and in the list of 5.13 upstream THP commits). vma_address() of a THP returned max(start, vm_start) with start = vm_start + ((head pgoff - vm_pgoff) << PAGE_SHIFT); \"there's a wraparound case when the vm_start address is unusually low, but vm_pgoff not so low\": start became almost ULONG_MAX, so the walk (rmap_walk_anon() and rmap_walk_file() both used it) looked beyond the vma and found no mapping there: \"split's try_to_unmap() was unable to find all the mappings of the page (which, on a !DEBUG_VM kernel, would then keep the huge page pinned in memory)\". The fix returns vm_start when the compound page starts before the vma. Here mremap moves the last two pages of an anonymous folio (pages 4–7, pgoff 4) to address 1 (0 is refused, as mmap_min_addr does): the moved vma keeps vm_pgoff 6, the head's address there would be -1, and the folio's walk finds 2 of its 4 mappings (a split by the shrinker would fail the same way). The kernel reported it on shmem THPs; anon THPs took the same path. Planted in the 6.14 layer's walk (the code is older than both schemes).",
+    invariants: ["I12"],
+    minimal: [anon(1, 4, 4), w(1, 5, 1), { op: "mremap", mm: 1, addr: 6, len: 2, newLen: 2, maymove: true, fixed: true, newAddr: 1 }],
     quick: true,
   },
 ];
