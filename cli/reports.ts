@@ -18,6 +18,18 @@ function atomicWrite(path: string, text: string): void {
 }
 
 /**
+ * The report's timeline, or undefined if recording it failed (a design whose snapshot throws,
+ * say): the report itself matters more, and `view` replays a report without one.
+ */
+function recordTimeline(report: ShrinkReport, design: DesignInfo): ShrinkReport["timeline"] {
+  try {
+    return buildTimeline(report, design, report.mutant) as unknown as ShrinkReport["timeline"];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Write <stem>.json and <stem>.md into dir; returns their paths and whether they were new. The
  * JSON carries the report's timeline (what `rmapcheck view` draws), recorded now by replaying
  * it against `design` (the report's own design, with its mutant).
@@ -28,8 +40,7 @@ export function writeReport(dir: string, report: ShrinkReport, design: DesignInf
   const json = join(dir, `${stem}.json`);
   const md = join(dir, `${stem}.md`);
   if (existsSync(json)) return { json, md, fresh: false };
-  const timeline = report.timeline ?? (buildTimeline(report, design, report.mutant) as unknown as ShrinkReport["timeline"]);
-  const recorded: ShrinkReport = { ...report, timeline };
+  const recorded: ShrinkReport = report.timeline ? report : { ...report, timeline: recordTimeline(report, design) };
   atomicWrite(md, renderMarkdown(recorded, design, json));
   atomicWrite(json, `${JSON.stringify(recorded, null, 2)}\n`);
   return { json, md, fresh: true };
