@@ -8,27 +8,9 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { main } from "./main.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { cli } from "./test-helpers.js";
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
-  const write = vi.spyOn(process.stderr, "write").mockImplementation((s) => {
-    err.push(String(s));
-    return true;
-  });
-  try {
-    const code = await main(args);
-    return { code, out: out.join("\n"), err: err.join("").trim() };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    write.mockRestore();
-  }
-}
 
 afterEach(() => {
   process.exitCode = undefined;

@@ -52,7 +52,8 @@ import type { Outcome, Race } from "../model/commands.js";
 import { assert } from "./assert.js";
 import type { Kernel } from "./kernel.js";
 import { insertVma, mergeNew, rangeMapped, splitAround } from "./mmap.js";
-import { type Mm, PG_anon, PG_dirty, PG_locked, PG_swapcache, type Page, type Vma, VM_LOCKED, Vma as VmaClass, hexa } from "./types.js";
+import { migrateCaches, migrateCopy } from "./vmscan.js";
+import { type Mm, PG_dirty, PG_locked, PG_swapcache, type Page, type Vma, VM_LOCKED, Vma as VmaClass, hexa } from "./types.js";
 
 /** The two threads: the schedule's 0 and 1. */
 export const MOVER = 0;
@@ -298,13 +299,8 @@ function* migrator(r: Race_, page: Page): Thread {
   yield { label: "move_to_new_folio", locks: [] };
   if (page.mapcount === 0) {
     target = k.allocPage();
-    k.frameData[target.pfn] = k.frameData[page.pfn] as number;
-    target.flags = page.flags & (PG_anon | PG_dirty);
-    target.mapping = page.mapping;
-    target.index = page.index;
-    target.file = page.file;
-    k.design.pageMigrate(page, target);
-    moveCaches(k, page, target);
+    migrateCopy(k, page, target);
+    migrateCaches(k, page, target);
     r.note(WALKER, `move_to_new_folio: ${page} → ${target}`);
   } else r.note(WALKER, "still mapped: migration fails, entries go back (-EAGAIN)");
   yield* walk(r, target, "remove_migration_ptes", (vma, addr) => {
@@ -324,24 +320,6 @@ function* migrator(r: Race_, page: Page): Thread {
   page.flags &= ~PG_locked;
   if (target !== page) k.counters.migrations++;
   k.putPage(page, "migrate_pages");
-}
-
-/** The page cache's and swap cache's references follow the page (migrate_folio_move_mapping). */
-function moveCaches(k: Kernel, page: Page, nw: Page): void {
-  if (page.file && page.file.pageCache.get(page.index) === page) {
-    page.file.pageCache.set(page.index, nw);
-    nw.count++;
-    page.count--;
-  }
-  if (page.flags & PG_swapcache && page.private !== null) {
-    k.swapCache.set(page.private, nw);
-    nw.flags |= PG_swapcache;
-    nw.private = page.private;
-    nw.count++;
-    page.flags &= ~PG_swapcache;
-    page.private = null;
-    page.count--;
-  }
 }
 
 /** kernel: shrink_folio_list() → try_to_unmap() for an anon page: swap entries, then free. */

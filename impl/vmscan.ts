@@ -136,12 +136,7 @@ export function migratePage(k: Kernel, page: Page): boolean {
     throw e;
   }
   page.flags &= ~PG_locked;
-  k.frameData[nw.pfn] = k.frameData[page.pfn] as number;
-  nw.flags = page.flags & (PG_anon | PG_dirty);
-  nw.mapping = page.mapping;
-  nw.index = page.index;
-  nw.file = page.file;
-  k.design.pageMigrate(page, nw);
+  migrateCopy(k, page, nw);
   for (const m of found) {
     const pte = m.vma.mm.pt.get(m.addr);
     assert(pte?.kind === "present" && pte.pfn === page.pfn, "I2", () => `walk of ${page} visited (mm${m.vma.mm.id}, ${m.addr}), which does not map it`);
@@ -151,23 +146,7 @@ export function migratePage(k: Kernel, page: Page): boolean {
     nw.mapcount++;
     nw.count++;
   }
-  if (page.file && page.file.pageCache.get(page.index) === page) {
-    page.file.pageCache.set(page.index, nw);
-    nw.count++;
-    page.count--;
-  }
-  if (page.flags & PG_swapcache) {
-    const slot = page.private;
-    if (slot !== null) {
-      k.swapCache.set(slot, nw);
-      nw.flags |= PG_swapcache;
-      nw.private = slot;
-      nw.count++;
-      page.flags &= ~PG_swapcache;
-      page.private = null;
-      page.count--;
-    }
-  }
+  migrateCaches(k, page, nw);
   k.counters.migrations++;
   // The old page keeps whatever PTEs the walk missed (the checker reports them, I1); drop
   // the isolation reference migration held on it.
@@ -181,6 +160,37 @@ export function migratePage(k: Kernel, page: Page): boolean {
  * zap every PTE at or past the new end in every vma on i_mmap (private COW copies too), then
  * drop the page cache and the backing store past it.
  */
+/**
+ * kernel: folio_migrate_copy() + folio_migrate_mapping()'s identity part: nw takes page's
+ * contents, anon/dirty flags, mapping and index, and the design moves its rmap state.
+ */
+export function migrateCopy(k: Kernel, page: Page, nw: Page): void {
+  k.frameData[nw.pfn] = k.frameData[page.pfn] as number;
+  nw.flags = page.flags & (PG_anon | PG_dirty);
+  nw.mapping = page.mapping;
+  nw.index = page.index;
+  nw.file = page.file;
+  k.design.pageMigrate(page, nw);
+}
+
+/** kernel: folio_migrate_mapping(): the page-cache or swap-cache slot moves to nw with its reference. */
+export function migrateCaches(k: Kernel, page: Page, nw: Page): void {
+  if (page.file && page.file.pageCache.get(page.index) === page) {
+    page.file.pageCache.set(page.index, nw);
+    nw.count++;
+    page.count--;
+  }
+  if (page.flags & PG_swapcache && page.private !== null) {
+    k.swapCache.set(page.private, nw);
+    nw.flags |= PG_swapcache;
+    nw.private = page.private;
+    nw.count++;
+    page.flags &= ~PG_swapcache;
+    page.private = null;
+    page.count--;
+  }
+}
+
 export function truncateFile(k: Kernel, file: File, size: number): void {
   if (size < file.size) {
     const victims: Vma[] = [];
