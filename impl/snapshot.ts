@@ -120,6 +120,28 @@ export class GraphBuilder {
   }
 }
 
+/**
+ * The 2004 anon_vma (2.6.7 and Andrea's RFC): each live anon_vma with its head list of vmas,
+ * and each vma's ->anon_vma. Returns the node of an anon_vma pointer (freed ones included),
+ * for the design's page->mapping edges.
+ */
+export function anonVmaHeads(
+  g: GraphBuilder,
+  live: Iterable<{ readonly id: number; readonly head: readonly Vma[] }>,
+  k: Kernel,
+): (av: { readonly id: number; readonly head: readonly Vma[] }) => string {
+  const avNode = (av: { readonly id: number; readonly head: readonly Vma[] }): string =>
+    g.pointer(av, (a) => g.node(`anon_vma:${a.id}`, "anon_vma", `anon_vma #${a.id}`, `head: ${a.head.length} vmas`), "anon_vma");
+  for (const av of live) {
+    const me = avNode(av);
+    if (!isFreed(av)) for (const vma of av.head) g.edge(me, g.vma(vma), "head");
+  }
+  for (const mm of k.mms.values()) {
+    for (const vma of mm.vmas) if (vma.anonVma !== null) g.edge(vmaNode(vma), avNode(vma.anonVma as { id: number; head: Vma[] }), "anon_vma");
+  }
+  return avNode;
+}
+
 const protOf = (vma: Vma): string => (vma.vmFlags & 0x2 ? "rw" : "r");
 
 /** A vma's label: its id and mm (its range is in the detail). */

@@ -70,7 +70,7 @@ import { type AnonAdd, type DesignInfo, type RmapDesign, setVmaRange } from "../
 import type { Kernel } from "../kernel.js";
 import { findVma, nextVma, prevVma } from "../mmap.js";
 import { Slab } from "../slab.js";
-import { type GraphBuilder, pageNode, vmaNode } from "../snapshot.js";
+import { type GraphBuilder, anonVmaHeads, pageNode } from "../snapshot.js";
 import { IMmapList } from "../structures/immap-list.js";
 import {
   type File,
@@ -305,15 +305,7 @@ class AnonVmaDesign implements RmapDesign {
 
   /** Each anon_vma with its head list of vmas; each anon page's mapping. */
   snapshot(g: GraphBuilder): void {
-    const avNode = (av: AnonVma): string =>
-      g.pointer(av, (a) => g.node(`anon_vma:${a.id}`, "anon_vma", `anon_vma #${a.id}`, `head: ${a.head.length} vmas`), "anon_vma");
-    for (const av of this.live) {
-      const me = avNode(av);
-      if (!isFreed(av)) for (const vma of av.head) g.edge(me, g.vma(vma), "head");
-    }
-    for (const mm of this.k.mms.values()) {
-      for (const vma of mm.vmas) if (vma.anonVma !== null) g.edge(vmaNode(vma), avNode(vma.anonVma as AnonVma), "anon_vma");
-    }
+    const avNode = anonVmaHeads(g, this.live, this.k);
     for (const page of this.k.frames) {
       if (page?.anon && page.mapping !== null) g.edge(pageNode(page), avNode(page.mapping as AnonVma), "mapping");
     }
