@@ -86,6 +86,7 @@ export const restrictions = [
   "mprotect-populates-locked",
   "mlock-sigbus",
   "failure-point",
+  "exec",
 ] as const;
 export type Restriction = (typeof restrictions)[number];
 
@@ -105,6 +106,9 @@ export function hostFaithful(s: Session, c: Cmd): Verdict {
   if (c.op === "swapout" || c.op === "migrate" || c.op === "reclaim") return skip("invisible");
   // The host has no fault injection (docs/conform.md): a failure point cannot run there.
   if (failAllocOf(c) !== undefined) return skip("failure-point");
+  // The executor cannot exec a process and keep driving it (docs/conform.md); conformPlans
+  // never generates one, so only a hand-written sequence meets this.
+  if (c.op === "exec") return skip("exec");
   if (c.op === "truncate" || c.op === "fork" || c.op === "exit") return keep(c);
   const pages = s.model.mms[c.mm];
   if (!pages) return keep(c); // no such process: both sides skip it
@@ -745,11 +749,11 @@ export interface ConformResult {
   readonly counterexample?: ConformCounterexample;
 }
 
-/** The generator's plans with the invisible ops (swap-out, migration, reclaim) switched off. */
+/** The generator's plans with the invisible ops (swap-out, migration, reclaim) and exec switched off. */
 export function conformPlans(maxCommands: number, swarm: boolean): fc.Arbitrary<Plan> {
   return planArbitrary({ maxCommands, swarm }).map((p) => ({
     ...p,
-    weights: p.weights.map((w, i) => (isInvisible({ op: allOps[i] } as Cmd) ? 0 : w)),
+    weights: p.weights.map((w, i) => (isInvisible({ op: allOps[i] } as Cmd) || allOps[i] === "exec" ? 0 : w)),
   }));
 }
 

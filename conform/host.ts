@@ -178,6 +178,8 @@ export function cmdToLine(c: Cmd): string {
       return `truncate ${int("file", c.file)} ${int("size", c.size)}`;
     case "reclaim":
       return `reclaim ${int("pages", c.pages)}`;
+    case "exec":
+      throw new HostExecutorError("the executor does not run exec (docs/conform.md)");
   }
 }
 

@@ -53,6 +53,7 @@ import { assert } from "./assert.js";
 import type { Kernel } from "./kernel.js";
 import { insertVma, mergeNew, rangeMapped, splitAround } from "./mmap.js";
 import { migrateCaches, migrateCopy } from "./vmscan.js";
+import { isTemporaryStack } from "./exec.js";
 import { type Mm, PG_dirty, PG_locked, PG_swapcache, type Page, type Vma, VM_LOCKED, Vma as VmaClass, hexa } from "./types.js";
 
 /** The two threads: the schedule's 0 and 1. */
@@ -97,7 +98,7 @@ interface Want {
   readonly label: string;
   readonly locks: ReadonlyArray<readonly [unknown, Mode]>;
 }
-type Thread = Generator<Want, void, void>;
+export type Thread = Generator<Want, void, void>;
 
 /** A migration entry in a PTE slot: the page being migrated and the PTE's bits. */
 interface MigrationEntry {
@@ -107,7 +108,7 @@ interface MigrationEntry {
 }
 
 /** One race: the shared state of both threads. */
-class Race_ {
+export class Race_ {
   readonly locks = new Locks();
   readonly trace: { thread: number; text: string }[] = [];
   readonly migrationEntries = new Map<Mm, Map<number, MigrationEntry>>();
@@ -141,7 +142,7 @@ function vmaRmapLocks(k: Kernel, vma: Vma): unknown[] {
   return locks;
 }
 /** Every rmap lock of mm's vmas: what a step that changes vmas must hold for writing. */
-function mmRmapLocks(mm: Mm): Array<readonly [unknown, Mode]> {
+export function mmRmapLocks(mm: Mm): Array<readonly [unknown, Mode]> {
   const locks = new Set<unknown>();
   for (const v of mm.vmas) {
     if (v.vmFile) locks.add(v.vmFile);
@@ -173,7 +174,7 @@ export function walkOrder(k: Kernel, page: Page): { vma: Vma; addr: number }[] {
   return order;
 }
 
-const where = (mm: Mm, addr: number) => `mm${mm.id}:${hexa(addr)}`;
+export const where = (mm: Mm, addr: number) => `mm${mm.id}:${hexa(addr)}`;
 
 // --- the mover: mremap(MREMAP_FIXED) step-wise ------------------------------------------------
 
@@ -229,18 +230,7 @@ function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result:
     }
     for (let i = 0; i < pages; i++) {
       yield { label: "move_pte", locks: [[`ptl${mm.id}`, "write"]] };
-      const from = start + i;
-      const to = dst + i;
-      const entry = r.migrationEntries.get(mm)?.get(from);
-      if (entry) {
-        // A migration entry moves like any non-present PTE (move_ptes() does not look inside).
-        r.entries(mm).delete(from);
-        r.entries(mm).set(to, entry);
-        r.note(MOVER, `move_pte ${hexa(from)} → ${hexa(to)} (migration entry)`);
-      } else if (mm.pt.has(from)) {
-        ops.movePte(from, to);
-        r.note(MOVER, `move_pte ${hexa(from)} → ${hexa(to)}`);
-      } else r.note(MOVER, `move_pte ${hexa(from)}: none`);
+      moveOne(r, mm, start + i, dst + i, ops.movePte);
     }
     if (rmapLocks.length > 0) {
       for (const l of rmapLocks) r.locks.drop(MOVER, l);
@@ -254,7 +244,43 @@ function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result:
   result.out = { kind: "addr", addr: na };
 }
 
+/** One move_ptes() step: the PTE at `from`, or the migration entry there, goes to `to`. */
+export function moveOne(r: Race_, mm: Mm, from: number, to: number, movePte: (from: number, to: number) => void): void {
+  const entry = r.migrationEntries.get(mm)?.get(from);
+  if (entry) {
+    // A migration entry moves like any non-present PTE (move_ptes() does not look inside).
+    r.entries(mm).delete(from);
+    r.entries(mm).set(to, entry);
+    r.note(MOVER, `move_pte ${hexa(from)} → ${hexa(to)} (migration entry)`);
+  } else if (mm.pt.has(from)) {
+    movePte(from, to);
+    r.note(MOVER, `move_pte ${hexa(from)} → ${hexa(to)}`);
+  } else r.note(MOVER, `move_pte ${hexa(from)}: none`);
+}
+
 // --- the walkers ------------------------------------------------------------------------------
+
+/**
+ * PTEs mapping page inside exec's temporary stack (impl/exec.ts), which a walk racing the
+ * stack's move may miss: try_to_migrate() skips such a vma on purpose (invalid_migration_vma),
+ * and no rmap lock is held across shift_arg_pages()' vma_expand() and move_page_tables()
+ * (need_rmap_locks false), so reclaim's walks may look at the new address while the PTE is
+ * still at the old one. The kernel tolerates that (the page stays mapped, reclaim tries again
+ * later); migration alone must not, and does not, leave anything there.
+ */
+function mappedInTemporaryStack(k: Kernel, page: Page, young = false): number {
+  let n = 0;
+  for (const mm of k.mms.values()) {
+    for (const vma of mm.vmas) {
+      if (!isTemporaryStack(vma)) continue;
+      for (let a = vma.vmStart; a < vma.vmEnd; a++) {
+        const pte = mm.pt.get(a);
+        if (pte?.kind === "present" && pte.pfn === page.pfn && (!young || pte.young)) n++;
+      }
+    }
+  }
+  return n;
+}
 
 /** One rmap walk of `page`, one vma per step, under its rmap lock (read); visit may stop it. */
 function* walk(r: Race_, page: Page, name: string, visit: (vma: Vma, addr: number) => boolean): Thread {
@@ -276,12 +302,18 @@ function* walk(r: Race_, page: Page, name: string, visit: (vma: Vma, addr: numbe
 const presentAt = (k: Kernel, vma: Vma, addr: number, page: Page): boolean => k.ptePointsTo(vma.mm, addr, page.pfn);
 
 /** kernel: migrate_pages() → try_to_migrate(), move_to_new_folio(), remove_migration_ptes(). */
-function* migrator(r: Race_, page: Page): Thread {
+export function* migrator(r: Race_, page: Page): Thread {
   const k = r.k;
   page.flags |= PG_locked;
   // Each migration entry holds the reference its PTE held; the page is isolated (one more).
   page.count++;
   yield* walk(r, page, "try_to_migrate", (vma, addr) => {
+    // kernel: rmap_walk_anon()'s rwc->invalid_vma, try_to_migrate()'s invalid_migration_vma()
+    // (a8bef8ff6ea1); the planted B11 bug migrates temporary stacks as before 2.6.34.
+    if (isTemporaryStack(vma) && !k.quirks.has("exec-migrates-temporary-stack")) {
+      r.note(WALKER, `try_to_migrate: ${vma} is a temporary stack: skipped`);
+      return true;
+    }
     if (!presentAt(k, vma, addr, page)) {
       r.note(WALKER, `try_to_migrate: ${where(vma.mm, addr)}: not mapped here`);
       return true;
@@ -294,7 +326,8 @@ function* migrator(r: Race_, page: Page): Thread {
     r.note(WALKER, `try_to_migrate: ${where(vma.mm, addr)} → migration entry`);
     return page.mapcount > 0; // rwc->done: folio_not_mapped()
   });
-  if (page.mapcount > 0) r.missed.push(`try_to_migrate's walk of ${page} ended with ${page.mapcount} PTE(s) still mapping it`);
+  const missed = page.mapcount - mappedInTemporaryStack(k, page);
+  if (missed > 0) r.missed.push(`try_to_migrate's walk of ${page} ended with ${missed} PTE(s) still mapping it`);
   let target = page;
   yield { label: "move_to_new_folio", locks: [] };
   if (page.mapcount === 0) {
@@ -323,7 +356,7 @@ function* migrator(r: Race_, page: Page): Thread {
 }
 
 /** kernel: shrink_folio_list() → try_to_unmap() for an anon page: swap entries, then free. */
-function* swapper(r: Race_, page: Page): Thread {
+export function* swapper(r: Race_, page: Page): Thread {
   const k = r.k;
   if (!page.anon) return; // file pages: reclaim's sequential path only (not raced here)
   page.flags |= PG_locked;
@@ -355,7 +388,8 @@ function* swapper(r: Race_, page: Page): Thread {
   });
   page.flags &= ~PG_locked;
   if (page.mapcount > 0) {
-    if (!locked) r.missed.push(`try_to_unmap's walk of ${page} ended with ${page.mapcount} PTE(s) still mapping it`);
+    const missed = page.mapcount - mappedInTemporaryStack(k, page);
+    if (!locked && missed > 0) r.missed.push(`try_to_unmap's walk of ${page} ended with ${missed} PTE(s) still mapping it`);
     if (entry.count === 0) k.deleteFromSwapCache(page, "swap-out failed");
     return;
   }
@@ -363,6 +397,61 @@ function* swapper(r: Race_, page: Page): Thread {
   k.counters.swapouts++;
   k.counters.pagesReclaimed++;
   k.deleteFromSwapCache(page, "shrink_folio_list (anon)");
+}
+
+/**
+ * kernel: folio_referenced() → folio_referenced_one(): test and clear the young bit of every
+ * PTE mapping the page, one vma per step (reclaim's aging, impl/vmscan.ts pageReferenced()).
+ * It only reads and clears bits, so a miss is not fatal to the kernel; but a walk racing an
+ * mremap is promised the old or the new PTE like any other (mm/mremap.c), so I10 holds it
+ * to: after the walk no PTE mapping the page is still young (nothing sets young bits during a
+ * race), except inside a temporary stack being moved (mappedInTemporaryStack), and it never
+ * clears a bit of a PTE that does not map the page (presentAt, the pfn check).
+ */
+export function* referencer(r: Race_, page: Page): Thread {
+  const k = r.k;
+  let found = 0;
+  let referenced = 0;
+  yield* walk(r, page, "folio_referenced", (vma, addr) => {
+    if (!presentAt(k, vma, addr, page)) {
+      r.note(WALKER, `folio_referenced: ${where(vma.mm, addr)}: not mapped here`);
+      return true;
+    }
+    const pte = vma.mm.pt.get(addr);
+    assert(pte?.kind === "present", "KERNEL", "checked above");
+    found++;
+    if (pte.young) referenced++;
+    r.note(WALKER, `folio_referenced: ${where(vma.mm, addr)}${pte.young ? " young: cleared" : ": not young"}`);
+    pte.young = false;
+    return found < page.mapcount; // folio_referenced_one(): stop once pra->mapcount reaches 0
+  });
+  const young: string[] = [];
+  for (const mm of k.mms.values()) {
+    for (const [a, pte] of mm.pt) if (pte.kind === "present" && pte.pfn === page.pfn && pte.young) young.push(where(mm, a));
+  }
+  const missed = young.length - mappedInTemporaryStack(k, page, true);
+  if (missed > 0) r.missed.push(`folio_referenced's walk of ${page} (${referenced} referenced) left ${young.join(", ")} young`);
+}
+
+/** The walker `race` names on the page mapped at (race.mm, race.addr), or null (noted) if there is none. */
+export function walkerFor(r: Race_, race: Race): Thread | null {
+  const k = r.k;
+  const pte = k.mms.get(race.mm)?.pt.get(race.addr);
+  const page = pte?.kind === "present" ? k.pageAt(pte.pfn) : null;
+  if (page && (page.flags & PG_locked) === 0 && page.mapcount > 0 && (page.anon || race.walker !== "swapout")) {
+    return race.walker === "migrate" ? migrator(r, page) : race.walker === "swapout" ? swapper(r, page) : referencer(r, page);
+  }
+  r.note(WALKER, `${race.walker}: no page to walk at mm${race.mm}:${hexa(race.addr)}`);
+  return null;
+}
+
+/** After a race: I10 (what the walk missed, migration entries left), then no lock may be held. */
+export function finishRace(r: Race_, mover: string): void {
+  const left: string[] = [];
+  for (const [m, entries] of r.migrationEntries) for (const [a, e] of entries) left.push(`a migration entry for ${e.page} at ${where(m, a)}`);
+  const broken = [...r.missed, ...(left.length > 0 ? [`migration left ${left.join(", ")}`] : [])];
+  assert(broken.length === 0, "I10", () => `${broken.join("; ")}\n${traceColumns(r.trace, mover)}`);
+  assert(!r.locks.holdsAny(MOVER) && !r.locks.holdsAny(WALKER), "KERNEL", "a race ended holding a lock");
 }
 
 // --- the scheduler ----------------------------------------------------------------------------
@@ -374,7 +463,7 @@ const raceStepMax = 10_000;
  * Run the two threads by `schedule` (then the lowest runnable thread). A thread whose next
  * step wants a lock the other holds waits; both waiting is a deadlock (a KERNEL error).
  */
-function schedule(r: Race_, threads: Thread[], plan: readonly number[]): void {
+export function schedule(r: Race_, threads: Thread[], plan: readonly number[]): void {
   const wants: (Want | undefined)[] = threads.map((t) => {
     const n = t.next();
     return n.done ? undefined : n.value;
@@ -396,9 +485,9 @@ function schedule(r: Race_, threads: Thread[], plan: readonly number[]): void {
 }
 
 /** The race's interleaving as two columns (mremap | walker), one step a row. */
-export function traceColumns(trace: readonly { thread: number; text: string }[]): string {
+export function traceColumns(trace: readonly { thread: number; text: string }[], mover = "mremap"): string {
   const width = Math.max(6, ...trace.filter((t) => t.thread === MOVER).map((t) => t.text.length));
-  const rows = [`${"mremap".padEnd(width)} | ${"walker"}`, `${"-".repeat(width)}-+-${"-".repeat(6)}`];
+  const rows = [`${mover.padEnd(width)} | ${"walker"}`, `${"-".repeat(width)}-+-${"-".repeat(6)}`];
   for (const t of trace) rows.push(t.thread === MOVER ? t.text : `${" ".repeat(width)} | ${t.text}`);
   return rows.join("\n");
 }
@@ -413,18 +502,10 @@ export function raceMremap(k: Kernel, mm: Mm, addr: number, len: number, na: num
   k.counters.races++;
   const result: { out: Outcome } = { out: { kind: "addr", addr: na } };
   const threads: Thread[] = [mover(r, mm, addr, len, na, result, ops)];
-  const wmm = k.mms.get(race.mm);
-  const pte = wmm?.pt.get(race.addr);
-  const page = pte?.kind === "present" ? k.pageAt(pte.pfn) : null;
-  if (page && (page.flags & PG_locked) === 0 && page.mapcount > 0 && (page.anon || race.walker === "migrate")) {
-    threads.push(race.walker === "migrate" ? migrator(r, page) : swapper(r, page));
-  } else r.note(WALKER, `${race.walker}: no page to walk at mm${race.mm}:${hexa(race.addr)}`);
+  const walker = walkerFor(r, race);
+  if (walker) threads.push(walker);
   schedule(r, threads, race.schedule);
-  const left: string[] = [];
-  for (const [m, entries] of r.migrationEntries) for (const [a, e] of entries) left.push(`a migration entry for ${e.page} at ${where(m, a)}`);
-  const broken = [...r.missed, ...(left.length > 0 ? [`migration left ${left.join(", ")}`] : [])];
-  assert(broken.length === 0, "I10", () => `${broken.join("; ")}\n${traceColumns(r.trace)}`);
-  assert(!r.locks.holdsAny(MOVER) && !r.locks.holdsAny(WALKER), "KERNEL", "a race ended holding a lock");
+  finishRace(r, "mremap");
   return result.out;
 }
 

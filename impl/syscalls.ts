@@ -13,6 +13,8 @@ import { AllocFailure } from "./alloc.js";
 import { assert, poison } from "./assert.js";
 import type { Kernel } from "./kernel.js";
 import { raceMremap, racesWith } from "./interleave.js";
+import { sysExec, validExecArgs } from "./exec.js";
+import { type ExecOps, raceExec } from "./interleave-exec.js";
 import {
   absorb,
   adjustVma,
@@ -79,6 +81,12 @@ function dispatch(k: Kernel, c: Cmd): Outcome {
       return { kind: "ok" };
     case "exit":
       sysExit(k, mm);
+      return ok;
+    case "exec":
+      // impl/exec.ts; interleaving mode races the stack's move (impl/interleave-exec.ts).
+      if (!validExecArgs(c.args)) return errno("EINVAL");
+      if (c.race && k.designInfo.interleave) raceExec(k, mm, c.args, c.race, execOps(k));
+      else sysExec(k, mm, c.args, (m) => sysExit(k, m), (m, from, to) => movePte(k, m, from, to));
       return ok;
     case "read": {
       const r = k.access(mm, c.addr, false);
@@ -254,6 +262,12 @@ function moveRange(k: Kernel, mm: Mm, addr: number, len: number, na: number): vo
   }
   doMunmap(k, mm, addr, addr + len);
 }
+
+/** What exec's race needs of the syscalls: exit_mmap() of the old mm, move_ptes() for one PTE. */
+const execOps = (k: Kernel): ExecOps => ({
+  exitMm: (m) => sysExit(k, m),
+  movePte: (m, from, to) => movePte(k, m, from, to),
+});
 
 /** kernel: move_ptes() for one PTE (anonmm may demand a COW break first). */
 function movePte(k: Kernel, mm: Mm, from: number, to: number): void {

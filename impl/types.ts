@@ -21,6 +21,12 @@ export const VM_READ = 0x1;
 export const VM_WRITE = 0x2;
 export const VM_SHARED = 0x8;
 export const VM_LOCKED = 0x2000;
+/**
+ * exec's temporary stack (include/linux/mm.h: VM_RAND_READ | VM_SEQ_READ on a VM_GROWSDOWN
+ * vma, "an otherwise impossible combination", a8bef8ff6ea1): set from the stack's creation
+ * until setup_arg_pages() has moved it; try_to_migrate() skips such vmas (impl/exec.ts).
+ */
+export const VM_STACK_INCOMPLETE_SETUP = 0x30000;
 
 /** struct page flags (page-flags.h). */
 export const PG_locked = 0x1;

@@ -33,7 +33,11 @@ export type MapKind = "anon" | "private-file" | "shared-file";
  * a failure point it is command data: generated, shrunk, printed and replayed.
  */
 export interface Race {
-  walker: "migrate" | "swapout";
+  /**
+   * migrate: try_to_migrate + remove_migration_ptes; swapout: try_to_unmap (anonymous pages);
+   * referenced: folio_referenced(), which clears the young bits it finds.
+   */
+  walker: "migrate" | "swapout" | "referenced";
   mm: MmId;
   addr: Vpn;
   schedule: number[];
@@ -77,6 +81,13 @@ export type Cmd =
   | ({ op: "munlock"; mm: MmId; addr: Vpn; len: number } & MayFail)
   | ({ op: "fork"; mm: MmId; child: MmId } & MayFail)
   | { op: "exit"; mm: MmId }
+  /**
+   * execve(): the address space is replaced by a fresh stack of `args.length` private
+   * anonymous pages holding the argument tokens, args[0] lowest (docs/semantics.md, "exec").
+   * Interleaving mode: the stack's move to its final place (shift_arg_pages) races `race`,
+   * whose addr is an argument page's address in the temporary stack (impl/interleave-exec.ts).
+   */
+  | { op: "exec"; mm: MmId; args: number[]; race?: Race }
   | ({ op: "read"; mm: MmId; addr: Vpn } & MayFail)
   | ({ op: "write"; mm: MmId; addr: Vpn; token: number } & MayFail)
   | { op: "truncate"; file: FileId; size: number }
@@ -105,6 +116,7 @@ export const allOps: readonly Op[] = [
   "swapout",
   "migrate",
   "reclaim",
+  "exec",
 ];
 
 /**
@@ -187,6 +199,9 @@ export function cmdToString(c: Cmd): string {
   return n === undefined ? syscallToString(c) : `${syscallToString(c)} with the ${ordinal(n)} allocation failing`;
 }
 
+const raceToString = (r: Race | undefined): string =>
+  r ? ` racing ${r.walker}(page@mm${r.mm}:${hex(r.addr)}) schedule [${r.schedule.map((t) => (t === 0 ? "M" : "W")).join("")}]` : "";
+
 function syscallToString(c: Cmd): string {
   switch (c.op) {
     case "mmap": {
@@ -204,8 +219,7 @@ function syscallToString(c: Cmd): string {
       const dest = c.fixed ? ` → ${hex(c.newAddr ?? 0)}` : "";
       const flags = c.fixed ? " MAYMOVE|FIXED" : c.maymove ? " MAYMOVE" : "";
       const size = c.newLen === c.len ? "" : ` to ${c.newLen}`;
-      const race = c.race ? ` racing ${c.race.walker}(page@mm${c.race.mm}:${hex(c.race.addr)}) schedule [${c.race.schedule.map((t) => (t === 0 ? "M" : "W")).join("")}]` : "";
-      return `mremap(mm${c.mm}, ${range(c.addr, c.len)}${size}${dest}${flags})${race}`;
+      return `mremap(mm${c.mm}, ${range(c.addr, c.len)}${size}${dest}${flags})${raceToString(c.race)}`;
     }
     case "madvise":
       return `madvise(mm${c.mm}, ${range(c.addr, c.len)}, DONTNEED)`;
@@ -217,6 +231,8 @@ function syscallToString(c: Cmd): string {
       return `fork(mm${c.mm}) → mm${c.child}`;
     case "exit":
       return `exit(mm${c.mm})`;
+    case "exec":
+      return `exec(mm${c.mm}, [${c.args.join(", ")}])${raceToString(c.race)}`;
     case "read":
       return `read(mm${c.mm}, ${hex(c.addr)})`;
     case "write":

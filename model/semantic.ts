@@ -19,7 +19,7 @@ import { produce, setAutoFreeze } from "immer";
 // state would cost a third of the property loop for no protection the types do not give.
 setAutoFreeze(false);
 import type { Cmd, MapKind, MmId, Outcome, Prot } from "./commands.js";
-import { initialFileToken, type World } from "./world.js";
+import { execArgPagesMax, execStackTop, initialFileToken, type World } from "./world.js";
 
 export interface MPage {
   readonly prot: Prot;
@@ -197,6 +197,8 @@ function step(w: World, d: Draft, c: Cmd): Outcome {
     case "exit":
       delete d.mms[c.mm];
       return ok;
+    case "exec":
+      return exec(w, d, c.mm, c.args);
     case "read": {
       const v = observe(d, c.mm, c.addr);
       return typeof v === "number" ? { kind: "value", value: v } : { kind: "signal", signal: v };
@@ -309,6 +311,23 @@ function mremap(
   move(na);
   grow(na + len, newLen - len);
   return { kind: "addr", addr: na };
+}
+
+/**
+ * execve(): the process keeps its id and loses its whole address space (mappings, private
+ * writes, mlock); what it sees afterwards is one stack of private anonymous read-write pages
+ * ending at execStackTop, holding the argument tokens in order. Files keep what shared
+ * mappings wrote; other processes (children included) see nothing change.
+ */
+function exec(w: World, d: Draft, mm: MmId, args: readonly number[]): Outcome {
+  if (!Array.isArray(args) || args.length < 1 || args.length > execArgPagesMax || !args.every(Number.isInteger)) return errno("EINVAL");
+  const top = execStackTop(w);
+  const stack: Record<number, MPage> = {};
+  args.forEach((token, i) => {
+    stack[top - args.length + i] = { prot: "rw", kind: "anon", file: 0, pgoff: 0, locked: false, data: token };
+  });
+  d.mms[mm] = stack;
+  return ok;
 }
 
 function write(d: Draft, pages: Record<number, MPage>, addr: number, token: number): Outcome {

@@ -45,3 +45,15 @@ export const initialFileToken = (file: number, pgoff: number): number => -(1000 
 
 /** The first process of every run. */
 export const initMm = 1;
+
+/**
+ * exec (docs/semantics.md): the temporary stack is built below vpnLimit (STACK_TOP_MAX) and
+ * moved down by this many pages (shift_arg_pages' stack_shift), so the stack of n argument
+ * pages ends up at [vpnLimit - execStackShift - n, vpnLimit - execStackShift). With n up to
+ * execArgPagesMax, the old and new ranges overlap for n > execStackShift, as they may in Linux.
+ */
+export const execStackShift = 2;
+/** Most argument pages an exec takes (Linux: MAX_ARG_STRLEN and the stack rlimit). */
+export const execArgPagesMax = 3;
+/** Where exec's final stack ends (exclusive): stack_top. */
+export const execStackTop = (w: World): number => w.vpnLimit - execStackShift;

@@ -281,7 +281,7 @@ function rmapHolds(k: Kernel, s: Scratch, pfns?: ReadonlySet<number>): boolean {
  * What the fast semantic check needs to know of the model beyond its pages: how many processes
  * and how many mapped pages each has. Both are pure functions of the model state, recounted
  * after each step only where that step can change them (model/semantic.ts: only fork and exit
- * add or remove processes; only mmap, munmap and mremap change which pages an mm has, and a
+ * add or remove processes; only mmap, munmap, mremap and exec change which pages an mm has, and a
  * fork makes its child's; the rest change what pages hold, not which exist). The fast-path
  * test holds the census to a recount from scratch after every step.
  */
@@ -311,6 +311,7 @@ export class ModelCensus {
       case "mmap":
       case "munmap":
       case "mremap":
+      case "exec":
         this.recount(model, cmd.mm);
         return;
       default:

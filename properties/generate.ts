@@ -14,7 +14,7 @@
 import fc from "fast-check";
 import { type Cmd, type MapKind, type Op, type Outcome, type Race, allOps, failableOps } from "../model/commands.js";
 import type { ModelState } from "../model/semantic.js";
-import type { World } from "../model/world.js";
+import { execArgPagesMax, type World } from "../model/world.js";
 
 /** Four raw numbers a command draws its arguments from. */
 export type Choice = readonly [number, number, number, number];
@@ -73,6 +73,7 @@ export const defaultWeights: Readonly<Record<Op, number>> = {
   swapout: 3,
   migrate: 1,
   reclaim: 1,
+  exec: 1,
 };
 
 export interface PlanOptions {
@@ -159,17 +160,39 @@ export class MoveHistory {
  * The command resolved from choice i, with the race the plan draws for it, if any. Half of
  * the raced moves in an mm that moved a range before move that range back where it came from.
  */
-export function withRace(plan: Plan, i: number, cmd: Cmd, history?: MoveHistory): Cmd {
+export function withRace(plan: Plan, i: number, cmd: Cmd, history?: MoveHistory, vpnLimit?: number): Cmd {
   const rate = plan.raceRate ?? 0;
   const draw = plan.races?.[i];
-  if (rate <= 0 || draw === undefined || cmd.op !== "mremap" || !cmd.fixed || cmd.newLen !== cmd.len) return cmd;
+  if (rate <= 0 || draw === undefined) return cmd;
+  if (cmd.op === "exec" && vpnLimit !== undefined && cmd.args.length > 0) {
+    // exec's stack move races migration (B11) or folio_referenced, on an argument page named
+    // by its address in the temporary stack, which ends at vpnLimit (impl/exec.ts).
+    if (draw[0] < failScale * (1 - rate)) return cmd;
+    const [, w, runs] = draw;
+    const n = cmd.args.length;
+    const race: Race = { walker: walkerOf(w, false), mm: cmd.mm, addr: vpnLimit - n + ((w >>> 2) % n), schedule: scheduleOf(runs) };
+    return { ...cmd, race };
+  }
+  if (cmd.op !== "mremap" || !cmd.fixed || cmd.newLen !== cmd.len) return cmd;
   if (draw[0] < failScale * (1 - rate)) return cmd;
   const [, w, runs] = draw;
-  const schedule = runs.flatMap((n, j) => Array.from({ length: n }, () => j % 2));
+  const schedule = scheduleOf(runs);
   const back = (w >>> 8) % 2 === 0 ? history?.latest(cmd.mm) : undefined;
   const move = back ? { ...cmd, addr: back.to, len: back.len, newLen: back.len, newAddr: back.from } : cmd;
-  const race: Race = { walker: w % 3 === 2 ? "swapout" : "migrate", mm: cmd.mm, addr: move.addr + ((w >>> 2) % move.len), schedule };
+  const race: Race = { walker: walkerOf(w, true), mm: cmd.mm, addr: move.addr + ((w >>> 2) % move.len), schedule };
   return { ...move, race };
+}
+
+/** A schedule from run lengths, mover first, alternating. */
+const scheduleOf = (runs: readonly number[]): number[] => runs.flatMap((n, j) => Array.from({ length: n }, () => j % 2));
+
+/**
+ * The walker a race draw picks: swap-out a third of the time (not against exec, whose misses
+ * reclaim tolerates and I10 exempts), else migration, and folio_referenced in one draw of five.
+ */
+function walkerOf(w: number, swapout: boolean): Race["walker"] {
+  if (swapout && w % 3 === 2) return "swapout";
+  return (w >>> 10) % 5 === 0 ? "referenced" : "migrate";
 }
 
 /** The command resolved from choice i, with the failure point the plan draws for it, if any. */
@@ -286,6 +309,11 @@ export class Resolver {
       }
       case "reclaim":
         return { op: "reclaim", pages: 1 + (c % 4) };
+      case "exec": {
+        const args: number[] = [];
+        for (let i = 0; i <= c % execArgPagesMax; i++) args.push(++this.token);
+        return { op: "exec", mm, args };
+      }
     }
   }
 

@@ -130,7 +130,7 @@ export class Session {
   /** Apply one command to both sides; a Violation if they disagree or a checker fails. */
   apply(cmd: Cmd): { record: StepRecord; violation?: Violation } {
     const index = this.steps++;
-    const full = index % this.checkEvery === 0 || cmd.op === "truncate" || cmd.op === "reclaim" || cmd.op === "exit";
+    const full = index % this.checkEvery === 0 || cmd.op === "truncate" || cmd.op === "reclaim" || cmd.op === "exit" || cmd.op === "exec";
     const touched = !full && this.incremental ? this.touchedBefore(cmd) : undefined;
     const walks = this.kernel.counters.walks;
     const both = this.applyBoth(cmd);

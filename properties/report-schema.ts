@@ -14,6 +14,9 @@ const range = { mm: nat, addr: nat, len: int };
 /** A command's failure point (model/commands.ts); absent in reports older than it. */
 const mayFail = { failAlloc: int.min(1).optional() };
 
+/** A command's race (interleaving mode); absent in reports older than it. */
+const raceSchema = z.object({ walker: z.enum(["migrate", "swapout", "referenced"]), mm: nat, addr: nat, schedule: z.array(int.min(0).max(1)) });
+
 export const cmdSchema = z.discriminatedUnion("op", [
   z.object({
     op: z.literal("mmap"),
@@ -34,15 +37,14 @@ export const cmdSchema = z.discriminatedUnion("op", [
     maymove: z.boolean(),
     fixed: z.boolean(),
     newAddr: nat.optional(),
-    race: z
-      .object({ walker: z.enum(["migrate", "swapout"]), mm: nat, addr: nat, schedule: z.array(int.min(0).max(1)) })
-      .optional(),
+    race: raceSchema.optional(),
   }),
   z.object({ op: z.literal("madvise"), ...range, advice: z.literal("dontneed") }),
   z.object({ op: z.literal("mlock"), ...range, ...mayFail }),
   z.object({ op: z.literal("munlock"), ...range, ...mayFail }),
   z.object({ op: z.literal("fork"), mm: nat, child: nat, ...mayFail }),
   z.object({ op: z.literal("exit"), mm: nat }),
+  z.object({ op: z.literal("exec"), mm: nat, args: z.array(int), race: raceSchema.optional() }),
   z.object({ op: z.literal("read"), mm: nat, addr: nat, ...mayFail }),
   z.object({ op: z.literal("write"), mm: nat, addr: nat, token: int, ...mayFail }),
   z.object({ op: z.literal("truncate"), file: nat, size: int }),

@@ -372,6 +372,19 @@ export const catalogue: MutantEntry[] = [
     quick: false,
     interleave: 1,
   },
+  {
+    id: "B11",
+    design: "anon-vma-chain",
+    quirks: ["exec-migrates-temporary-stack"],
+    correct: "anon-vma-chain",
+    title: "migration installs a migration entry in exec's temporary stack, and shift_arg_pages carries it where remove_migration_ptes does not look",
+    story:
+      "exec builds the new stack at STACK_TOP_MAX and setup_arg_pages() moves it down (shift_arg_pages(); since 6.13 relocate_vma_down() in mm/vma_exec.c): vma_adjust() (today vma_expand()) first widens the vma to [new_start, old_end) with vm_pgoff unchanged, so vma_address() of a stack page is already its new address, then move_page_tables() moves the PTEs with no rmap lock held across the two. A migration entry installed before the expand is looked for at the new address by remove_migration_ptes(), missed, and then carried there by move_page_tables(): left behind, \"kernel BUG at include/linux/swapops.h:105\" in migration_entry_wait() under load_elf_binary(). Mel Gorman's a8bef8ff6ea1 (\"mm: migration: avoid race between shift_arg_pages() and rmap_walk() during migration by not migrating temporary stacks\", 2.6.34; idea by KAMEZAWA Hiroyuki) marks the stack VM_STACK_INCOMPLETE_SETUP (\"an otherwise impossible combination of VMA flags\", cleared once the stack is in place) and has migration skip such vmas, so a stack page simply fails to migrate. Verified in the commit text and in 6.x sources: create_init_stack_vma() (mm/vma_exec.c) still sets the flag and try_to_migrate() still passes invalid_migration_vma() → vma_is_temporary_stack() as rwc->invalid_vma; the flag was never removed, the rmap walk itself was never made to find the PTE. The planted bug drops the skip. The known race: the walker's try_to_migrate() installs the entry, the mover expands the vma, remove_migration_ptes() looks at the new address, the mover moves the entry (I10).",
+    invariants: ["I10"],
+    minimal: [{ op: "exec", mm: 1, args: [10], race: { walker: "migrate", mm: 1, addr: 31, schedule: [0, 1, 1, 1, 0, 1, 1] } }],
+    quick: true,
+    interleave: 1,
+  },
   // --- Large folios (impl/folio.ts, docs/folios.md): order 2 stands in for PMD order. ---
   {
     id: "F1",
