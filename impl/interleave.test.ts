@@ -90,6 +90,20 @@ describe("interleaving mode: the planted bugs fail some schedule", () => {
     expect(failing("anon-vma-chain", mergeBack, "anon", "migrate", ["move-ptes-no-anon-vma-lock"]).length).toBeGreaterThan(0);
     expect(failing("anon-vma-chain", mergeBack, "shared-file", "migrate", ["move-ptes-no-anon-vma-lock"])).toEqual([]);
   });
+  it("folio_referenced: correct designs leave no young PTE behind; B8 and H7 make it miss one (I10)", () => {
+    for (const design of ["anon-vma-chain", "anon-vma-chain-3.19"]) {
+      expect(failing(design, mergeBack, "anon", "referenced"), design).toEqual([]);
+      expect(failing(design, moveAway, "anon", "referenced"), design).toEqual([]);
+      expect(failing(design, mergeBack, "shared-file", "referenced"), design).toEqual([]);
+    }
+    for (const q of ["need-rmap-locks-false", "move-ptes-no-anon-vma-lock"]) {
+      const bad = failing("anon-vma-chain", mergeBack, "anon", "referenced", [q]);
+      expect(bad.length, q).toBeGreaterThan(0);
+      expect(new Set(bad.map((b) => b.invariant))).toEqual(new Set(["I10"]));
+    }
+    // 2.6.7's head-of-list links: the walk visits the new vma first (H8) and misses the young bit.
+    expect(failing("anon-vma", moveAway, "anon", "referenced").length).toBeGreaterThan(0);
+  });
   it("the bugs need a race: with the empty schedule (mremap, then the walk) the quirks pass", () => {
     const d = findDesign("anon-vma-chain");
     if (!d) throw new Error("anon-vma-chain");
