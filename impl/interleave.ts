@@ -283,9 +283,17 @@ function mappedInTemporaryStack(k: Kernel, page: Page, young = false): number {
 }
 
 /** One rmap walk of `page`, one vma per step, under its rmap lock (read); visit may stop it. */
-function* walk(r: Race_, page: Page, name: string, visit: (vma: Vma, addr: number) => boolean): Thread {
-  const lock = pageRmapLock(page);
+function* walk(r: Race_, page: Page, name: string, visit: (vma: Vma, addr: number) => boolean, unmapped = (): boolean => page.anon && page.mapcount === 0): Thread {
+  // kernel: folio_lock_anon_vma_read(): an anon folio no PTE maps may have lost its anon_vma
+  // (freed with its last vma: a racing munmap), so the walk checks folio_mapped() and gives
+  // up. (remove_migration_ptes() instead relies on migration's folio_get_anon_vma() pin,
+  // which is not modelled: it gives up when no migration entry of the page is left.)
+  const lock = unmapped() ? null : pageRmapLock(page);
   yield { label: `${name}: rmap lock`, locks: lock ? [[lock, "read"]] : [] };
+  if (unmapped() || (page.anon && lock === null)) {
+    r.note(WALKER, `${name}: ${page} not mapped: no anon_vma to walk`);
+    return;
+  }
   if (lock) r.locks.take(WALKER, lock, "read");
   const order = walkOrder(r.k, page);
   r.k.counters.walks++;
@@ -330,6 +338,14 @@ export function* migrator(r: Race_, page: Page): Thread {
   if (missed > 0) r.missed.push(`try_to_migrate's walk of ${page} ended with ${missed} PTE(s) still mapping it`);
   let target = page;
   yield { label: "move_to_new_folio", locks: [] };
+  if (page.count === 1) {
+    // Only the isolation's reference is left: a racing munmap zapped every PTE and migration
+    // entry (migrate_folio_unmap(): "page was freed from under us. So we are done.").
+    r.note(WALKER, `${page} was freed from under us: done`);
+    page.flags &= ~PG_locked;
+    k.putPage(page, "migrate_pages (freed from under us)");
+    return;
+  }
   if (page.mapcount === 0) {
     target = k.allocPage();
     migrateCopy(k, page, target);
@@ -349,9 +365,12 @@ export function* migrator(r: Race_, page: Page): Thread {
     page.count--;
     r.note(WALKER, `remove_migration_ptes: ${where(vma.mm, addr)} → ${target}`);
     return true;
-  });
+  }, () => page.anon && ![...r.migrationEntries.values()].some((m) => [...m.values()].some((e) => e.page === page)));
   page.flags &= ~PG_locked;
   if (target !== page) k.counters.migrations++;
+  // The new page is put back with the allocation's reference dropped: mapped by nothing (a
+  // racing munmap zapped the entries) and in no cache, it is freed.
+  if (target !== page && target.count === 0) k.freePage(target, "migrate_pages (new page unmapped)");
   k.putPage(page, "migrate_pages");
 }
 
@@ -412,6 +431,11 @@ export function* referencer(r: Race_, page: Page): Thread {
   const k = r.k;
   let found = 0;
   let referenced = 0;
+  // The folio is isolated from the LRU while reclaim looks at it (shrink_folio_list()): a
+  // reference, so a racing munmap's zaps cannot free it under the walk.
+  // (Planted "referenced-without-reference": the walk forgets it, impl/interleave-munmap.test.ts.)
+  const ref = !k.quirks.has("referenced-without-reference");
+  if (ref) page.count++;
   yield* walk(r, page, "folio_referenced", (vma, addr) => {
     if (!presentAt(k, vma, addr, page)) {
       r.note(WALKER, `folio_referenced: ${where(vma.mm, addr)}: not mapped here`);
@@ -431,6 +455,7 @@ export function* referencer(r: Race_, page: Page): Thread {
   }
   const missed = young.length - mappedInTemporaryStack(k, page, true);
   if (missed > 0) r.missed.push(`folio_referenced's walk of ${page} (${referenced} referenced) left ${young.join(", ")} young`);
+  if (ref) k.putPage(page, "folio_referenced (putback)");
 }
 
 /** The walker `race` names on the page mapped at (race.mm, race.addr), or null (noted) if there is none. */

@@ -15,6 +15,7 @@ import type { Kernel } from "./kernel.js";
 import { raceMremap, racesWith } from "./interleave.js";
 import { sysExec, validExecArgs } from "./exec.js";
 import { type ExecOps, raceExec } from "./interleave-exec.js";
+import { raceMunmap } from "./interleave-munmap.js";
 import {
   absorb,
   adjustVma,
@@ -63,7 +64,10 @@ function dispatch(k: Kernel, c: Cmd): Outcome {
       return sysMmap(k, mm, c);
     case "munmap":
       if (!validRange(k, c.addr, c.len)) return errno("EINVAL");
-      doMunmap(k, mm, c.addr, c.addr + c.len);
+      // Interleaving mode (impl/interleave-munmap.ts): step-wise against an rmap walker; a
+      // munmap with a failure point runs sequentially.
+      if (c.race && k.designInfo.interleave && c.failAlloc === undefined) raceMunmap(k, mm, c.addr, c.addr + c.len, c.race);
+      else doMunmap(k, mm, c.addr, c.addr + c.len);
       return ok;
     case "mprotect":
       return changeFlags(k, mm, c.addr, c.len, VM_WRITE, c.prot === "rw" ? VM_WRITE : 0);

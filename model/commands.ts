@@ -61,7 +61,14 @@ export type Cmd =
       file?: FileId;
       pgoff?: number;
     } & MayFail)
-  | ({ op: "munmap"; mm: MmId; addr: Vpn; len: number } & MayFail)
+  | ({
+      op: "munmap";
+      mm: MmId;
+      addr: Vpn;
+      len: number;
+      /** Interleaving mode: an rmap walk runs concurrently with the unmap (impl/interleave-munmap.ts). */
+      race?: Race;
+    } & MayFail)
   | ({ op: "mprotect"; mm: MmId; addr: Vpn; len: number; prot: Prot } & MayFail)
   | {
       op: "mremap";
@@ -212,7 +219,7 @@ function syscallToString(c: Cmd): string {
       return `mmap(mm${c.mm}, ${range(c.addr, c.len)}, ${c.prot}, ${flags.join("|")}${backing})`;
     }
     case "munmap":
-      return `munmap(mm${c.mm}, ${range(c.addr, c.len)})`;
+      return `munmap(mm${c.mm}, ${range(c.addr, c.len)})${raceToString(c.race)}`;
     case "mprotect":
       return `mprotect(mm${c.mm}, ${range(c.addr, c.len)}, ${c.prot})`;
     case "mremap": {

@@ -173,6 +173,12 @@ export function withRace(plan: Plan, i: number, cmd: Cmd, history?: MoveHistory,
     const race: Race = { walker: walkerOf(w, false), mm: cmd.mm, addr: vpnLimit - n + ((w >>> 2) % n), schedule: scheduleOf(runs) };
     return { ...cmd, race };
   }
+  if (cmd.op === "munmap" && cmd.failAlloc === undefined) {
+    // munmap's zaps and unlinks race a walk of one of the range's pages (impl/interleave-munmap.ts).
+    if (draw[0] < failScale * (1 - rate)) return cmd;
+    const [, w, runs] = draw;
+    return { ...cmd, race: { walker: walkerOf(w, true), mm: cmd.mm, addr: cmd.addr + ((w >>> 2) % cmd.len), schedule: scheduleOf(runs) } };
+  }
   if (cmd.op !== "mremap" || !cmd.fixed || cmd.newLen !== cmd.len) return cmd;
   if (draw[0] < failScale * (1 - rate)) return cmd;
   const [, w, runs] = draw;

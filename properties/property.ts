@@ -236,7 +236,7 @@ function lowerFailure(cmds: readonly Cmd[], i: number, attempt: (c: Cmd[]) => bo
  */
 function shrinkRace(cmds: readonly Cmd[], i: number, attempt: (c: Cmd[]) => boolean): boolean {
   const c = cmds[i] as Cmd;
-  if ((c.op !== "mremap" && c.op !== "exec") || !c.race) return false;
+  if ((c.op !== "mremap" && c.op !== "exec" && c.op !== "munmap") || !c.race) return false;
   const replaced = (x: Cmd) => cmds.map((y, j) => (j === i ? x : y));
   const { race: _dropped, ...without } = c;
   if (attempt(replaced(without as Cmd))) return true;

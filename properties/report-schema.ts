@@ -28,7 +28,7 @@ export const cmdSchema = z.discriminatedUnion("op", [
     pgoff: int.optional(),
     ...mayFail,
   }),
-  z.object({ op: z.literal("munmap"), ...range, ...mayFail }),
+  z.object({ op: z.literal("munmap"), ...range, race: raceSchema.optional(), ...mayFail }),
   z.object({ op: z.literal("mprotect"), ...range, prot, ...mayFail }),
   z.object({
     op: z.literal("mremap"),

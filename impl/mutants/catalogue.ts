@@ -33,8 +33,9 @@ export interface MutantEntry {
    */
   readonly failAlloc?: number;
   /**
-   * A race (impl/interleave.ts): the probability with which a MREMAP_FIXED move races an rmap
-   * walker when it is hunted (`run --interleave`); its known sequence carries its schedule.
+   * A race (impl/interleave.ts): the probability with which a MREMAP_FIXED move, an exec or a
+   * munmap races an rmap walker when it is hunted (`run --interleave`); its known sequence
+   * carries its schedule.
    */
   readonly interleave?: number;
 }
@@ -382,6 +383,24 @@ export const catalogue: MutantEntry[] = [
       "exec builds the new stack at STACK_TOP_MAX and setup_arg_pages() moves it down (shift_arg_pages(); since 6.13 relocate_vma_down() in mm/vma_exec.c): vma_adjust() (today vma_expand()) first widens the vma to [new_start, old_end) with vm_pgoff unchanged, so vma_address() of a stack page is already its new address, then move_page_tables() moves the PTEs with no rmap lock held across the two. A migration entry installed before the expand is looked for at the new address by remove_migration_ptes(), missed, and then carried there by move_page_tables(): left behind, \"kernel BUG at include/linux/swapops.h:105\" in migration_entry_wait() under load_elf_binary(). Mel Gorman's a8bef8ff6ea1 (\"mm: migration: avoid race between shift_arg_pages() and rmap_walk() during migration by not migrating temporary stacks\", 2.6.34; idea by KAMEZAWA Hiroyuki) marks the stack VM_STACK_INCOMPLETE_SETUP (\"an otherwise impossible combination of VMA flags\", cleared once the stack is in place) and has migration skip such vmas, so a stack page simply fails to migrate. Verified in the commit text and in 6.x sources: create_init_stack_vma() (mm/vma_exec.c) still sets the flag and try_to_migrate() still passes invalid_migration_vma() → vma_is_temporary_stack() as rwc->invalid_vma; the flag was never removed, the rmap walk itself was never made to find the PTE. The planted bug drops the skip. The known race: the walker's try_to_migrate() installs the entry, the mover expands the vma, remove_migration_ptes() looks at the new address, the mover moves the entry (I10).",
     invariants: ["I10"],
     minimal: [{ op: "exec", mm: 1, args: [10], race: { walker: "migrate", mm: 1, addr: 31, schedule: [0, 1, 1, 1, 0, 1, 1] } }],
+    quick: true,
+    interleave: 1,
+  },
+  {
+    id: "H9",
+    design: "anon-vma-chain",
+    quirks: ["munmap-unlink-without-rmap-locks"],
+    correct: "anon-vma-chain",
+    title: "munmap unlinks and frees a vma without the rmap locks while a walk that listed it is still running",
+    story:
+      "rmapcheck's own planted bug, not a kernel regression: no historical bug of this race that rmapcheck can express was found (searched: the kernel's history has use-after-free reports in this area, e.g. against unlink_anon_vmas() / anon_vma freeing, but none verified as a missing lock in free_pgtables()'s unlink). The kernel's munmap (do_vmi_align_munmap(), 6.x) zaps the range's PTEs under the PTE lock, then free_pgtables() unlinks each vma from its anon_vma interval tree and the file's i_mmap tree under the anon_vma root rwsem and i_mmap_rwsem for writing (unlink_anon_vmas(), unlink_file_vma()), and only then remove_vma() frees it. The write locks are what make a concurrent rmap walk safe: rmap_walk_anon() lists the vmas of the page's anon_vma under the read lock and visits them one by one, so none of them may be freed before it unlocks. The mutant unlinks without the locks: a walk (here migration's try_to_migrate()) that listed the vma reads it after remove_vma() freed it (I4, use-after-free).",
+    invariants: ["I4"],
+    minimal: [
+      anon(1, 4, 2),
+      w(1, 5, 2),
+      fork(1, 2),
+      { op: "munmap", mm: 1, addr: 5, len: 1, race: { walker: "migrate", mm: 1, addr: 5, schedule: [0, 0, 1, 1] } },
+    ],
     quick: true,
     interleave: 1,
   },
