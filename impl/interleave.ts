@@ -51,22 +51,24 @@
 import type { Outcome, Race } from "../model/commands.js";
 import { assert } from "./assert.js";
 import type { Kernel } from "./kernel.js";
-import { insertVma, mergeNew, rangeMapped, splitAround } from "./mmap.js";
+import { findVma, insertVma, isShared, mergeNew, rangeMapped, splitAround } from "./mmap.js";
 import { migrateCaches, migrateCopy } from "./vmscan.js";
-import { type Mm, PG_dirty, PG_locked, PG_swapcache, type Page, type Vma, VM_LOCKED, Vma as VmaClass, hexa } from "./types.js";
+import { type Mm, PG_dirty, type PresentPte, PG_locked, PG_swapcache, type Page, type Vma, VM_LOCKED, VM_WRITE, Vma as VmaClass, hexa, linearPageIndex } from "./types.js";
 
-/** The two threads: the schedule's 0 and 1. */
+/** The two threads: the schedule's 0 (the command: mremap, fork, truncate) and 1 (a walker or a fault). */
 export const MOVER = 0;
 export const WALKER = 1;
+export const MAIN = MOVER;
+export const OTHER = WALKER;
 
-type Mode = "read" | "write";
+export type Mode = "read" | "write";
 interface Held {
   mode: Mode;
   owners: Set<number>;
 }
 
 /** The lock table: keys are the locked objects (an anon_vma root, a File, an Mm). */
-class Locks {
+export class Locks {
   private readonly held = new Map<unknown, Held>();
   can(thread: number, key: unknown, mode: Mode): boolean {
     const h = this.held.get(key);
@@ -86,18 +88,30 @@ class Locks {
     h.owners.delete(thread);
     if (h.owners.size === 0) this.held.delete(key);
   }
+  holds(thread: number, key: unknown): boolean {
+    return this.held.get(key)?.owners.has(thread) === true;
+  }
+  /** Drop every lock thread holds. */
+  dropAll(thread: number): void {
+    for (const [key, h] of [...this.held]) if (h.owners.has(thread)) this.drop(thread, key);
+  }
   holdsAny(thread: number): boolean {
     for (const h of this.held.values()) if (h.owners.has(thread)) return true;
     return false;
   }
 }
 
-/** What a thread's next step needs: locks it must be able to take (the step takes them itself). */
-interface Want {
+export type LockList = ReadonlyArray<readonly [unknown, Mode]>;
+/**
+ * What a thread's next step needs: locks it must be able to take (the step takes them itself).
+ * A function is asked afresh each time the scheduler looks (a fault's vma lookup: which vma
+ * it would lock depends on what the other thread did meanwhile).
+ */
+export interface Want {
   readonly label: string;
-  readonly locks: ReadonlyArray<readonly [unknown, Mode]>;
+  readonly locks: LockList | (() => LockList);
 }
-type Thread = Generator<Want, void, void>;
+export type Thread = Generator<Want, void, void>;
 
 /** A migration entry in a PTE slot: the page being migrated and the PTE's bits. */
 interface MigrationEntry {
@@ -107,15 +121,67 @@ interface MigrationEntry {
 }
 
 /** One race: the shared state of both threads. */
-class Race_ {
+export class Race_ {
   readonly locks = new Locks();
   readonly trace: { thread: number; text: string }[] = [];
   readonly migrationEntries = new Map<Mm, Map<number, MigrationEntry>>();
   /** Set by the walker: what its walk missed (I10), reported once both threads are done. */
   readonly missed: string[] = [];
-  constructor(readonly k: Kernel) {}
+  /** The era has per-VMA locks (DesignInfo.perVmaLock): faults lock one vma, not mmap_lock. */
+  readonly perVma: boolean;
+  /** The racing fault, if the other thread is one: where it is, and how it went. */
+  fault: { mm: number; addr: number; linearized: boolean; out?: Outcome } | undefined;
+  /** Where the fault falls in the command's sequential order (set by commit()). */
+  order: "before" | "after" | undefined;
+  constructor(readonly k: Kernel) {
+    this.perVma = k.designInfo.perVmaLock === true;
+  }
   note(thread: number, text: string): void {
     this.trace.push({ thread, text });
+  }
+  /** What the command has fixed so far for the fault's address (see commit). */
+  private readonly commits = new Set<string>();
+  /**
+   * The command decides what the fault's address becomes: fork copies its PTE, mremap moves
+   * it (or unmaps the destination), truncate's unmap_mapping_range zaps it ("pte"); truncate's
+   * i_size_write decides what a fault that looks up the page cache finds ("size"). Without
+   * an address: the command is past every such point (its end, or i_size for every address).
+   */
+  commit(mm?: Mm, addr?: number, kind: "pte" | "size" = "pte"): void {
+    if (this.fault) this.commits.add(mm === undefined ? `*${kind}` : `${kind}:${mm.id}:${addr}`);
+  }
+  /**
+   * The fault takes effect now (its access, or its i_size check): it comes before the command
+   * in their sequential order unless the command already fixed what the fault sees. A page
+   * cache lookup ("size") is also after once the PTE was dealt with; a PTE access is not
+   * after an i_size_write that has not zapped it yet (the kernel lets it through).
+   */
+  linearize(kind: "pte" | "size"): void {
+    const f = this.fault;
+    if (!f || f.linearized) return;
+    f.linearized = true;
+    const c = this.commits;
+    const pte = c.has("*pte") || c.has(`pte:${f.mm}:${f.addr}`);
+    const size = c.has("*size") || c.has(`size:${f.mm}:${f.addr}`);
+    this.order = pte || (kind === "size" && size) ? "after" : "before";
+  }
+  /**
+   * kernel: vma_start_write() (6.4+, per-VMA locks): the command write-locks vma until
+   * mmap_write_unlock(); a fault holding the vma's read lock must finish first (the step
+   * that calls this waits for it: its Want names the lock). Eras without per-VMA locks: none.
+   */
+  vmaStartWrite(vma: Vma): void {
+    if (!this.perVma) return;
+    if (!this.locks.holds(MAIN, vma)) this.locks.take(MAIN, vma, "write");
+  }
+  /** Every vma of mm the command has not write-locked (new vmas of a split, copy_vma's). */
+  lockNewVmas(mm: Mm): void {
+    if (this.perVma) for (const v of mm.vmas) this.vmaStartWrite(v);
+  }
+  /** kernel: mmap_write_unlock(): drops mmap_lock and, through mm_lock_seq, every vma write lock. */
+  mmapWriteUnlock(mm: Mm): void {
+    this.locks.dropAll(MAIN);
+    this.note(MAIN, `mmap_write_unlock(mm${mm.id})${this.perVma ? " (and every vma_start_write)" : ""}`);
   }
   entries(mm: Mm): Map<number, MigrationEntry> {
     let m = this.migrationEntries.get(mm);
@@ -128,10 +194,10 @@ class Race_ {
 }
 
 /** The lock protecting an anon object's list or tree: its root's (anon_vma->root->rwsem). */
-const anonLock = (obj: unknown): unknown => (obj as { root?: unknown } | null)?.root ?? obj;
+export const anonLock = (obj: unknown): unknown => (obj as { root?: unknown } | null)?.root ?? obj;
 
 /** The rmap locks rmap_walk() takes for page (read) and take_rmap_locks() for vma (write). */
-function pageRmapLock(page: Page): unknown {
+export function pageRmapLock(page: Page): unknown {
   return page.anon ? anonLock(page.mapping) : page.file;
 }
 function vmaRmapLocks(k: Kernel, vma: Vma): unknown[] {
@@ -141,7 +207,7 @@ function vmaRmapLocks(k: Kernel, vma: Vma): unknown[] {
   return locks;
 }
 /** Every rmap lock of mm's vmas: what a step that changes vmas must hold for writing. */
-function mmRmapLocks(mm: Mm): Array<readonly [unknown, Mode]> {
+export function mmRmapLocks(mm: Mm): Array<readonly [unknown, Mode]> {
   const locks = new Set<unknown>();
   for (const v of mm.vmas) {
     if (v.vmFile) locks.add(v.vmFile);
@@ -173,7 +239,15 @@ export function walkOrder(k: Kernel, page: Page): { vma: Vma; addr: number }[] {
   return order;
 }
 
-const where = (mm: Mm, addr: number) => `mm${mm.id}:${hexa(addr)}`;
+/** The PTE lock of mm (one per mm here: docs/semantics.md). */
+export const ptl = (mm: Mm | number): string => `ptl${typeof mm === "number" ? mm : mm.id}`;
+
+/** Every vma of mm, for writing: what a step that write-locks them all must be able to take. */
+export function mmVmaLocks(r: Race_, mm: Mm): Array<readonly [unknown, Mode]> {
+  return r.perVma ? mm.vmas.map((v) => [v, "write"] as const) : [];
+}
+
+export const where = (mm: Mm, addr: number) => `mm${mm.id}:${hexa(addr)}`;
 
 // --- the mover: mremap(MREMAP_FIXED) step-wise ------------------------------------------------
 
@@ -185,17 +259,25 @@ export interface MoveOps {
 
 function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result: { out: Outcome }, ops: MoveOps): Thread {
   const k = r.k;
-  yield { label: "mmap_write_lock, unmap destination, split source", locks: [[mm, "write"], ...mmRmapLocks(mm)] };
+  // With per-VMA locks, every vma of the mm is write-locked here and each new one as it
+  // appears: a superset of the vma_start_write() calls of mremap's path (the source, the
+  // destination's victims, a merge's neighbour, the split pieces), so a fault on any of them
+  // waits for mmap_write_unlock.
+  yield { label: "mmap_write_lock, unmap destination, split source", locks: () => [[mm, "write"], ...mmRmapLocks(mm), ...mmVmaLocks(r, mm)] };
   r.locks.take(MOVER, mm, "write");
+  r.lockNewVmas(mm);
   r.note(MOVER, `mmap_write_lock(mm${mm.id})`);
+  for (let a = na; a < na + len; a++) r.commit(mm, a);
   if (!rangeMapped(mm, addr, addr + len)) {
     result.out = { kind: "errno", errno: "EFAULT" };
     r.note(MOVER, "-EFAULT");
-    r.locks.drop(MOVER, mm);
+    r.commit();
+    r.mmapWriteUnlock(mm);
     return;
   }
   ops.munmap(na, na + len);
   const pieces = splitAround(k, mm, addr, addr + len).map((vma) => ({ vma, start: vma.vmStart, pages: vma.pages }));
+  r.lockNewVmas(mm);
   r.note(MOVER, `munmap ${hexa(na)}+${len}, split source`);
   for (const { vma, start, pages } of pieces) {
     const dst = na + (start - addr);
@@ -219,6 +301,7 @@ function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result:
     }
     if (needRmapLocks) k.counters.racesNeedingRmapLocks++;
     if (k.quirks.has("need-rmap-locks-false")) needRmapLocks = false;
+    r.lockNewVmas(mm);
     const target = merged ?? nw;
     r.note(MOVER, `copy_vma → ${merged ? "merged into " : ""}${target}, need_rmap_locks=${needRmapLocks}`);
     const rmapLocks = needRmapLocks ? vmaRmapLocks(k, src) : [];
@@ -228,9 +311,10 @@ function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result:
       r.note(MOVER, "take_rmap_locks");
     }
     for (let i = 0; i < pages; i++) {
-      yield { label: "move_pte", locks: [[`ptl${mm.id}`, "write"]] };
+      yield { label: "move_pte", locks: [[ptl(mm), "write"]] };
       const from = start + i;
       const to = dst + i;
+      r.commit(mm, from);
       const entry = r.migrationEntries.get(mm)?.get(from);
       if (entry) {
         // A migration entry moves like any non-present PTE (move_ptes() does not look inside).
@@ -249,8 +333,9 @@ function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result:
   }
   yield { label: "unmap source", locks: mmRmapLocks(mm) };
   ops.munmap(addr, addr + len);
-  r.locks.drop(MOVER, mm);
-  r.note(MOVER, `munmap source ${hexa(addr)}+${len}, mmap_write_unlock`);
+  r.note(MOVER, `munmap source ${hexa(addr)}+${len}`);
+  r.commit();
+  r.mmapWriteUnlock(mm);
   result.out = { kind: "addr", addr: na };
 }
 
@@ -265,7 +350,7 @@ function* walk(r: Race_, page: Page, name: string, visit: (vma: Vma, addr: numbe
   r.k.counters.walks++;
   r.note(WALKER, `${name}: rmap_walk ${page}: ${order.length} vma${order.length === 1 ? "" : "s"}`);
   for (const { vma, addr } of order) {
-    yield { label: `${name}: visit ${vma}`, locks: [[`ptl${vma.mm.id}`, "write"]] };
+    yield { label: `${name}: visit ${vma}`, locks: [[ptl(vma.mm), "write"]] };
     r.k.counters.vmasVisited++;
     if (!visit(vma, addr)) break;
   }
@@ -278,7 +363,10 @@ const presentAt = (k: Kernel, vma: Vma, addr: number, page: Page): boolean => k.
 /** kernel: migrate_pages() → try_to_migrate(), move_to_new_folio(), remove_migration_ptes(). */
 function* migrator(r: Race_, page: Page): Thread {
   const k = r.k;
+  // folio_lock(): held across both walks; a fault on a migration entry waits for it
+  // (migration_entry_wait_on_locked()), and so does truncate's removal of the page.
   page.flags |= PG_locked;
+  r.locks.take(WALKER, page, "write");
   // Each migration entry holds the reference its PTE held; the page is isolated (one more).
   page.count++;
   yield* walk(r, page, "try_to_migrate", (vma, addr) => {
@@ -297,12 +385,19 @@ function* migrator(r: Race_, page: Page): Thread {
   if (page.mapcount > 0) r.missed.push(`try_to_migrate's walk of ${page} ended with ${page.mapcount} PTE(s) still mapping it`);
   let target = page;
   yield { label: "move_to_new_folio", locks: [] };
-  if (page.mapcount === 0) {
+  // A file page truncated meanwhile (no longer in its page cache) is not copied: migration
+  // puts the entries back (the kernel's folio_migrate_mapping() finds the mapping gone).
+  const truncated = page.file !== null && page.file.pageCache.get(page.index) !== page;
+  if (page.mapcount === 0 && !truncated) {
     target = k.allocPage();
+    // The new folio is locked and referenced by migration until its PTEs are back (truncate
+    // waits for it, as for the old one).
+    target.count++;
+    r.locks.take(WALKER, target, "write");
     migrateCopy(k, page, target);
     migrateCaches(k, page, target);
     r.note(WALKER, `move_to_new_folio: ${page} → ${target}`);
-  } else r.note(WALKER, "still mapped: migration fails, entries go back (-EAGAIN)");
+  } else r.note(WALKER, truncated ? "truncated meanwhile: migration fails, entries go back" : "still mapped: migration fails, entries go back (-EAGAIN)");
   yield* walk(r, target, "remove_migration_ptes", (vma, addr) => {
     const e = r.migrationEntries.get(vma.mm)?.get(addr);
     if (!e || e.page !== page) {
@@ -318,7 +413,12 @@ function* migrator(r: Race_, page: Page): Thread {
     return true;
   });
   page.flags &= ~PG_locked;
-  if (target !== page) k.counters.migrations++;
+  r.locks.drop(WALKER, page);
+  if (target !== page) {
+    k.counters.migrations++;
+    r.locks.drop(WALKER, target);
+    k.putPage(target, "migrate_pages (new folio)");
+  }
   k.putPage(page, "migrate_pages");
 }
 
@@ -327,6 +427,7 @@ function* swapper(r: Race_, page: Page): Thread {
   const k = r.k;
   if (!page.anon) return; // file pages: reclaim's sequential path only (not raced here)
   page.flags |= PG_locked;
+  r.locks.take(WALKER, page, "write"); // folio_lock(): a swap-in of the page waits for it
   if ((page.flags & PG_swapcache) === 0) k.addToSwapCache(page, k.newSwapSlot(0));
   const slot = page.private;
   assert(slot !== null, "KERNEL", () => `${page} in swap cache without a slot`);
@@ -354,6 +455,7 @@ function* swapper(r: Race_, page: Page): Thread {
     return page.mapcount > 0;
   });
   page.flags &= ~PG_locked;
+  r.locks.drop(WALKER, page);
   if (page.mapcount > 0) {
     if (!locked) r.missed.push(`try_to_unmap's walk of ${page} ended with ${page.mapcount} PTE(s) still mapping it`);
     if (entry.count === 0) k.deleteFromSwapCache(page, "swap-out failed");
@@ -365,10 +467,129 @@ function* swapper(r: Race_, page: Page): Thread {
   k.deleteFromSwapCache(page, "shrink_folio_list (anon)");
 }
 
+// --- the fault thread -------------------------------------------------------------------------
+
+const outcomeOf = (v: number | "SIGSEGV" | "SIGBUS" | undefined): Outcome =>
+  v === undefined ? { kind: "ok" } : typeof v === "number" ? { kind: "value", value: v } : { kind: "signal", signal: v };
+
+/**
+ * The page lock a fault at (mm, addr) must take before it touches the PTE: a migration
+ * entry's page (migration_entry_wait_on_locked()), a swap-cache page being swapped out
+ * (do_swap_page()'s folio_lock_or_retry()).
+ */
+function faultPageLocks(r: Race_, mm: Mm, addr: number): LockList {
+  const e = r.migrationEntries.get(mm)?.get(addr);
+  if (e) return [[e.page, "read"]];
+  const pte = mm.pt.get(addr);
+  const cached = pte?.kind === "swap" ? r.k.swapCache.get(pte.slot) : undefined;
+  return cached ? [[cached, "read"]] : [];
+}
+
+/**
+ * A page fault by another thread of process `race.mm` at `race.addr`, step-wise (mm/memory.c):
+ *
+ *  1. lock_vma_under_rcu(): find the vma and vma_start_read() it (per-VMA lock eras, 6.4+);
+ *     otherwise, or when it finds no vma, mmap_read_lock() (lock_mm_and_find_vma()). A vma
+ *     the command write-locked makes it wait (the kernel falls back to mmap_read_lock, which
+ *     waits for mmap_write_unlock: the same moment here).
+ *  2. anon_vma_prepare() (a write fault that will need an anonymous page in a vma without one).
+ *  3. anonymous memory and present or swap PTEs: do_anonymous_page() / do_wp_page() /
+ *     do_swap_page(): allocate and install the PTE under the PTE lock (one step: the kernel
+ *     rechecks the PTE under the lock after allocating), then the access itself. File pages:
+ *     3a. filemap_fault(): find (or read) the page, lock it, check i_size (SIGBUS beyond it);
+ *     3b. finish_fault(): map it under the PTE lock (a private write maps a copy), unlock it.
+ *  Then vma_end_read() / mmap_read_unlock().
+ *
+ * The fault's linearization point (Race_.commit) is its access (anonymous) or its i_size
+ * check (file pages: what it maps after that is the page it found, which truncate must unmap).
+ */
+function* faulter(r: Race_, race: Race): Thread {
+  const k = r.k;
+  const write = race.walker === "write";
+  const mm = k.mms.get(race.mm) as Mm;
+  const addr = race.addr;
+  const f = r.fault as NonNullable<Race_["fault"]>;
+  const name = write ? `write(mm${mm.id}, ${hexa(addr)}, ${race.token ?? 0})` : `read(mm${mm.id}, ${hexa(addr)})`;
+  yield {
+    label: `${name}: lock_vma_under_rcu`,
+    locks: () => {
+      const v = findVma(mm, addr);
+      return r.perVma && v ? [[v, "read"]] : [[mm, "read"]];
+    },
+  };
+  const vma = findVma(mm, addr);
+  const held: unknown = r.perVma && vma ? vma : mm;
+  r.locks.take(WALKER, held, "read");
+  r.note(WALKER, `${name}: ${held === mm ? `mmap_read_lock(mm${mm.id})` : `lock_vma_under_rcu → vma_start_read(${vma})`}`);
+  const finish = (out: Outcome): void => {
+    f.out = out;
+    r.linearize("pte"); // unless the fault linearized earlier (its i_size check)
+    r.locks.drop(WALKER, held);
+    r.note(WALKER, `${name} → ${out.kind === "value" ? `= ${out.value}` : out.kind === "signal" ? out.signal : "0"}, ${held === mm ? "mmap_read_unlock" : "vma_end_read"}`);
+  };
+  if (!vma || (write && (vma.vmFlags & VM_WRITE) === 0)) {
+    finish({ kind: "signal", signal: "SIGSEGV" });
+    return;
+  }
+  const pte0 = mm.pt.get(addr);
+  if (write && !isShared(vma) && !(pte0?.kind === "present" && pte0.writable) && !k.design.hasAnonObject(vma)) {
+    yield { label: `${name}: anon_vma_prepare`, locks: [[ptl(mm), "write"]] };
+    k.design.anonPrepare(vma);
+    r.note(WALKER, `${name}: anon_vma_prepare(${vma})`);
+  }
+  const file = vma.vmFile;
+  if (file && !mm.pt.has(addr) && !r.migrationEntries.get(mm)?.has(addr)) {
+    const index = linearPageIndex(vma, addr);
+    yield {
+      label: `${name}: filemap_fault`,
+      locks: () => {
+        const cached = file.pageCache.get(index);
+        return cached ? [[cached, "write"]] : [];
+      },
+    };
+    r.linearize("size");
+    if (index >= file.size) {
+      finish({ kind: "signal", signal: "SIGBUS" });
+      return;
+    }
+    const page = k.filePage(file, index);
+    page.count++; // the fault's own reference (filemap_fault's folio_get)
+    const pageLock = !k.quirks.has("fault-no-page-lock");
+    if (pageLock) r.locks.take(WALKER, page, "write");
+    r.note(WALKER, `${name}: filemap_fault: ${page}${pageLock ? " locked" : ""}, index ${index} < i_size ${file.size}`);
+    yield { label: `${name}: finish_fault`, locks: [[ptl(mm), "write"]] };
+    let out: Outcome;
+    if (mm.pt.has(addr)) out = outcomeOf(k.access(mm, addr, write, race.token ?? 0)); // raced in: retry
+    else {
+      let pte: PresentPte;
+      if (write && !isShared(vma)) pte = k.cowCopy(vma, addr, page, false); // do_cow_fault()
+      else {
+        k.design.pageAddFile(page, vma, addr);
+        pte = k.setPte(vma, addr, page, write);
+      }
+      pte.young = true;
+      if (write) {
+        if (isShared(vma)) page.flags |= PG_dirty;
+        k.frameData[pte.pfn] = race.token ?? 0;
+        pte.dirty = true;
+        out = { kind: "ok" };
+      } else out = { kind: "value", value: k.frameData[pte.pfn] as number };
+    }
+    if (pageLock) r.locks.drop(WALKER, page);
+    k.putPage(page, "filemap_fault");
+    finish(out);
+    return;
+  }
+  yield { label: `${name}: handle_pte_fault`, locks: () => [[ptl(mm), "write"], ...faultPageLocks(r, mm, addr)] };
+  finish(outcomeOf(k.access(mm, addr, write, race.token ?? 0)));
+}
+
 // --- the scheduler ----------------------------------------------------------------------------
 
 /** A bound on the steps of one race: far above what our address spaces need. */
 const raceStepMax = 10_000;
+
+const locksOf = (w: Want): LockList => (typeof w.locks === "function" ? w.locks() : w.locks);
 
 /**
  * Run the two threads by `schedule` (then the lowest runnable thread). A thread whose next
@@ -381,7 +602,7 @@ function schedule(r: Race_, threads: Thread[], plan: readonly number[]): void {
   });
   const runnable = (i: number): boolean => {
     const w = wants[i];
-    return w?.locks.every(([key, mode]) => r.locks.can(i, key, mode)) === true;
+    return w !== undefined && locksOf(w).every(([key, mode]) => r.locks.can(i, key, mode));
   };
   for (let step = 0; step < raceStepMax; step++) {
     if (wants.every((w) => w === undefined)) return;
@@ -395,36 +616,57 @@ function schedule(r: Race_, threads: Thread[], plan: readonly number[]): void {
   assert(false, "KERNEL", `a race ran past ${raceStepMax} steps`);
 }
 
-/** The race's interleaving as two columns (mremap | walker), one step a row. */
-export function traceColumns(trace: readonly { thread: number; text: string }[]): string {
-  const width = Math.max(6, ...trace.filter((t) => t.thread === MOVER).map((t) => t.text.length));
-  const rows = [`${"mremap".padEnd(width)} | ${"walker"}`, `${"-".repeat(width)}-+-${"-".repeat(6)}`];
+/** The race's interleaving as two columns (the command | the walker or fault), one step a row. */
+export function traceColumns(trace: readonly { thread: number; text: string }[], main = "mremap", other = "walker"): string {
+  const width = Math.max(main.length, ...trace.filter((t) => t.thread === MOVER).map((t) => t.text.length));
+  const rows = [`${main.padEnd(width)} | ${other}`, `${"-".repeat(width)}-+-${"-".repeat(other.length)}`];
   for (const t of trace) rows.push(t.thread === MOVER ? t.text : `${" ".repeat(width)} | ${t.text}`);
   return rows.join("\n");
 }
 
 /**
- * kernel: sys_mremap(MREMAP_FIXED) racing the walker `race` names. Returns the mremap's
- * outcome; throws I10 (with the interleaving) if the walk missed a PTE or left a migration
- * entry.
+ * One race: the command's thread against the thread `race` names (a walker of the page
+ * mapped at race.mm:race.addr, or a fault there), by race.schedule. Throws I10 (with the
+ * interleaving) if a walk missed a PTE or migration left an entry. A racing fault's outcome
+ * and its place in the command's sequential order go to k.lastFault.
  */
-export function raceMremap(k: Kernel, mm: Mm, addr: number, len: number, na: number, race: Race, ops: MoveOps): Outcome {
-  const r = new Race_(k);
+export function runRace(r: Race_, main: Thread, race: Race, mainName: string): void {
+  const k = r.k;
   k.counters.races++;
-  const result: { out: Outcome } = { out: { kind: "addr", addr: na } };
-  const threads: Thread[] = [mover(r, mm, addr, len, na, result, ops)];
+  const threads: Thread[] = [main];
   const wmm = k.mms.get(race.mm);
-  const pte = wmm?.pt.get(race.addr);
-  const page = pte?.kind === "present" ? k.pageAt(pte.pfn) : null;
-  if (page && (page.flags & PG_locked) === 0 && page.mapcount > 0 && (page.anon || race.walker === "migrate")) {
-    threads.push(race.walker === "migrate" ? migrator(r, page) : swapper(r, page));
-  } else r.note(WALKER, `${race.walker}: no page to walk at mm${race.mm}:${hexa(race.addr)}`);
+  let other = "walker";
+  if (race.walker === "write" || race.walker === "read") {
+    other = "fault";
+    if (wmm) {
+      r.fault = { mm: race.mm, addr: race.addr, linearized: false };
+      threads.push(faulter(r, race));
+    } else r.note(WALKER, `${race.walker}: no mm${race.mm}`);
+  } else {
+    const pte = wmm?.pt.get(race.addr);
+    const page = pte?.kind === "present" ? k.pageAt(pte.pfn) : null;
+    if (page && (page.flags & PG_locked) === 0 && page.mapcount > 0 && (page.anon || race.walker === "migrate")) {
+      threads.push(race.walker === "migrate" ? migrator(r, page) : swapper(r, page));
+    } else r.note(WALKER, `${race.walker}: no page to walk at mm${race.mm}:${hexa(race.addr)}`);
+  }
   schedule(r, threads, race.schedule);
   const left: string[] = [];
   for (const [m, entries] of r.migrationEntries) for (const [a, e] of entries) left.push(`a migration entry for ${e.page} at ${where(m, a)}`);
   const broken = [...r.missed, ...(left.length > 0 ? [`migration left ${left.join(", ")}`] : [])];
-  assert(broken.length === 0, "I10", () => `${broken.join("; ")}\n${traceColumns(r.trace)}`);
+  assert(broken.length === 0, "I10", () => `${broken.join("; ")}\n${traceColumns(r.trace, mainName, other)}`);
   assert(!r.locks.holdsAny(MOVER) && !r.locks.holdsAny(WALKER), "KERNEL", "a race ended holding a lock");
+  if (r.fault?.out) k.lastFault = { order: r.order ?? "after", outcome: r.fault.out, trace: traceColumns(r.trace, mainName, other) };
+}
+
+/**
+ * kernel: sys_mremap(MREMAP_FIXED) racing the walker or fault `race` names. Returns the
+ * mremap's outcome; throws I10 (with the interleaving) if the walk missed a PTE or left a
+ * migration entry.
+ */
+export function raceMremap(k: Kernel, mm: Mm, addr: number, len: number, na: number, race: Race, ops: MoveOps): Outcome {
+  const r = new Race_(k);
+  const result: { out: Outcome } = { out: { kind: "addr", addr: na } };
+  runRace(r, mover(r, mm, addr, len, na, result, ops), race, "mremap");
   return result.out;
 }
 
@@ -435,4 +677,3 @@ export function racesWith(k: Kernel, addr: number, len: number, newLen: number, 
   if (na < k.world.mmapBase || na + len > k.world.vpnLimit) return false;
   return !(na < addr + len && addr < na + len);
 }
-

@@ -27,16 +27,38 @@ export type Prot = "r" | "rw";
 export type MapKind = "anon" | "private-file" | "shared-file";
 
 /**
- * An rmap walker racing an mremap move (interleaving mode, docs/semantics.md): `walker` runs
- * on the page mapped at (mm, addr) when the mremap starts; `schedule` says which thread takes
- * each step (0 = the mremap, 1 = the walker; past its end, the lowest runnable thread). Like
- * a failure point it is command data: generated, shrunk, printed and replayed.
+ * A second thread racing a command (interleaving mode, docs/semantics.md): an rmap walker
+ * (`migrate`, `swapout`) runs on the page mapped at (mm, addr) when the command starts; a
+ * fault (`write`, storing `token`, or `read`) is another thread of process mm touching addr.
+ * `schedule` says which thread takes each step (0 = the command, 1 = the racing thread; past
+ * its end, the lowest runnable thread). Commands that may carry one: mremap (MREMAP_FIXED),
+ * fork, truncate. Like a failure point it is command data: generated, shrunk, printed and
+ * replayed.
  */
 export interface Race {
-  walker: "migrate" | "swapout";
+  walker: "migrate" | "swapout" | "write" | "read";
   mm: MmId;
   addr: Vpn;
+  /** The value a racing write stores (walker "write"). */
+  token?: number;
   schedule: number[];
+}
+
+/** A racing fault as the command it is when it runs alone. */
+export function raceFault(r: Race): Cmd | undefined {
+  if (r.walker === "write") return { op: "write", mm: r.mm, addr: r.addr, token: r.token ?? 0 };
+  if (r.walker === "read") return { op: "read", mm: r.mm, addr: r.addr };
+  return undefined;
+}
+
+/** The race a command carries, if any. */
+export const raceOf = (c: Cmd): Race | undefined => (c as { race?: Race }).race;
+
+/** How a race prints: ` racing write(mm1, 0x5, 7) schedule [MMWW]`. */
+export function raceToString(r: Race): string {
+  const fault = raceFault(r);
+  const who = fault ? syscallToString(fault) : `${r.walker}(page@mm${r.mm}:${hex(r.addr)})`;
+  return ` racing ${who} schedule [${r.schedule.map((t) => (t === 0 ? "M" : "W")).join("")}]`;
 }
 
 /** The failure point of a command that allocates: its n-th allocation (1-based) fails. */
@@ -75,11 +97,11 @@ export type Cmd =
   | { op: "madvise"; mm: MmId; addr: Vpn; len: number; advice: "dontneed" }
   | ({ op: "mlock"; mm: MmId; addr: Vpn; len: number } & MayFail)
   | ({ op: "munlock"; mm: MmId; addr: Vpn; len: number } & MayFail)
-  | ({ op: "fork"; mm: MmId; child: MmId } & MayFail)
+  | ({ op: "fork"; mm: MmId; child: MmId; /** Interleaving mode: a fault or walker races dup_mmap (impl/interleave-fork.ts). */ race?: Race } & MayFail)
   | { op: "exit"; mm: MmId }
   | ({ op: "read"; mm: MmId; addr: Vpn } & MayFail)
   | ({ op: "write"; mm: MmId; addr: Vpn; token: number } & MayFail)
-  | { op: "truncate"; file: FileId; size: number }
+  | { op: "truncate"; file: FileId; size: number; /** Interleaving mode: a fault or walker races the truncation (impl/interleave-truncate.ts). */ race?: Race }
   /** Swap out the page mapped at (mm, addr), unmapping it through the design's walk. */
   | { op: "swapout"; mm: MmId; addr: Vpn }
   /** Migrate the page mapped at (mm, addr) to another frame through the design's walk. */
@@ -204,7 +226,7 @@ function syscallToString(c: Cmd): string {
       const dest = c.fixed ? ` → ${hex(c.newAddr ?? 0)}` : "";
       const flags = c.fixed ? " MAYMOVE|FIXED" : c.maymove ? " MAYMOVE" : "";
       const size = c.newLen === c.len ? "" : ` to ${c.newLen}`;
-      const race = c.race ? ` racing ${c.race.walker}(page@mm${c.race.mm}:${hex(c.race.addr)}) schedule [${c.race.schedule.map((t) => (t === 0 ? "M" : "W")).join("")}]` : "";
+      const race = c.race ? raceToString(c.race) : "";
       return `mremap(mm${c.mm}, ${range(c.addr, c.len)}${size}${dest}${flags})${race}`;
     }
     case "madvise":
@@ -214,7 +236,7 @@ function syscallToString(c: Cmd): string {
     case "munlock":
       return `munlock(mm${c.mm}, ${range(c.addr, c.len)})`;
     case "fork":
-      return `fork(mm${c.mm}) → mm${c.child}`;
+      return `fork(mm${c.mm}) → mm${c.child}${c.race ? raceToString(c.race) : ""}`;
     case "exit":
       return `exit(mm${c.mm})`;
     case "read":
@@ -222,7 +244,7 @@ function syscallToString(c: Cmd): string {
     case "write":
       return `write(mm${c.mm}, ${hex(c.addr)}, ${c.token})`;
     case "truncate":
-      return `truncate(file${c.file}, ${c.size})`;
+      return `truncate(file${c.file}, ${c.size})${c.race ? raceToString(c.race) : ""}`;
     case "swapout":
       return `swapout(page@mm${c.mm}:${hex(c.addr)})`;
     case "migrate":
