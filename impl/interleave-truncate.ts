@@ -43,7 +43,7 @@ function zapVma(r: Race_, vma: Vma, size: number, pass: string): void {
   const from = vma.vmStart + Math.max(0, size - vma.vmPgoff);
   let zapped = 0;
   for (let a = from; a < vma.vmEnd; a++) {
-    r.commit(vma.mm, a);
+    r.commit(vma.mm, a, "zap");
     const entries = r.migrationEntries.get(vma.mm);
     const e = entries?.get(a);
     if (e) {

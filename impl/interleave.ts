@@ -130,7 +130,7 @@ export class Race_ {
   /** The era has per-VMA locks (DesignInfo.perVmaLock): faults lock one vma, not mmap_lock. */
   readonly perVma: boolean;
   /** The racing fault, if the other thread is one: where it is, and how it went. */
-  fault: { mm: number; addr: number; linearized: boolean; out?: Outcome } | undefined;
+  fault: { mm: number; addr: number; linearized: boolean; after?: boolean; out?: Outcome } | undefined;
   /** Where the fault falls in the command's sequential order (set by commit()). */
   order: "before" | "after" | undefined;
   constructor(readonly k: Kernel) {
@@ -143,27 +143,36 @@ export class Race_ {
   private readonly commits = new Set<string>();
   /**
    * The command decides what the fault's address becomes: fork copies its PTE, mremap moves
-   * it (or unmaps the destination), truncate's unmap_mapping_range zaps it ("pte"); truncate's
-   * i_size_write decides what a fault that looks up the page cache finds ("size"). Without
-   * an address: the command is past every such point (its end, or i_size for every address).
+   * it or unmaps the destination ("pte"); truncate's i_size_write decides what a page cache
+   * lookup finds ("size") and its unmap_mapping_range zaps the PTE ("zap"). Without an
+   * address: every address (truncate's i_size_write, or the command's end for "pte").
    */
-  commit(mm?: Mm, addr?: number, kind: "pte" | "size" = "pte"): void {
+  commit(mm?: Mm, addr?: number, kind: "pte" | "size" | "zap" = "pte"): void {
     if (this.fault) this.commits.add(mm === undefined ? `*${kind}` : `${kind}:${mm.id}:${addr}`);
   }
+  private committed(kind: "pte" | "size" | "zap"): boolean {
+    const f = this.fault as NonNullable<Race_["fault"]>;
+    return this.commits.has(`*${kind}`) || this.commits.has(`${kind}:${f.mm}:${f.addr}`);
+  }
   /**
-   * The fault takes effect now (its access, or its i_size check): it comes before the command
-   * in their sequential order unless the command already fixed what the fault sees. A page
-   * cache lookup ("size") is also after once the PTE was dealt with; a PTE access is not
-   * after an i_size_write that has not zapped it yet (the kernel lets it through).
+   * The fault takes effect now; it comes after the command in their sequential order if the
+   * command already fixed what it touches. An access through the PTE ("pte": anonymous
+   * faults, present and swap PTEs) is after once the command copied, moved or zapped that
+   * PTE (truncate's i_size_write alone does not stop it: the kernel lets it through). A file
+   * fault has two points: its i_size check ("check": after a truncate's i_size_write) and
+   * its PTE install ("install": after fork copied or mremap moved that slot; a truncate's zap
+   * before it does not count, since the page lock makes truncate_inode_pages unmap it again).
    */
-  linearize(kind: "pte" | "size"): void {
+  linearize(kind: "pte" | "check" | "install"): void {
     const f = this.fault;
     if (!f || f.linearized) return;
+    const pte = this.committed("pte");
+    if (kind === "check") {
+      f.after = this.committed("size") || pte;
+      return;
+    }
     f.linearized = true;
-    const c = this.commits;
-    const pte = c.has("*pte") || c.has(`pte:${f.mm}:${f.addr}`);
-    const size = c.has("*size") || c.has(`size:${f.mm}:${f.addr}`);
-    this.order = pte || (kind === "size" && size) ? "after" : "before";
+    this.order = f.after || pte || (kind === "pte" && this.committed("zap")) ? "after" : "before";
   }
   /**
    * kernel: vma_start_write() (6.4+, per-VMA locks): the command write-locks vma until
@@ -523,7 +532,7 @@ function* faulter(r: Race_, race: Race): Thread {
   r.note(WALKER, `${name}: ${held === mm ? `mmap_read_lock(mm${mm.id})` : `lock_vma_under_rcu → vma_start_read(${vma})`}`);
   const finish = (out: Outcome): void => {
     f.out = out;
-    r.linearize("pte"); // unless the fault linearized earlier (its i_size check)
+    r.linearize(f.after === undefined ? "pte" : "install");
     r.locks.drop(WALKER, held);
     r.note(WALKER, `${name} → ${out.kind === "value" ? `= ${out.value}` : out.kind === "signal" ? out.signal : "0"}, ${held === mm ? "mmap_read_unlock" : "vma_end_read"}`);
   };
@@ -547,7 +556,7 @@ function* faulter(r: Race_, race: Race): Thread {
         return cached ? [[cached, "write"]] : [];
       },
     };
-    r.linearize("size");
+    r.linearize("check");
     if (index >= file.size) {
       finish({ kind: "signal", signal: "SIGBUS" });
       return;

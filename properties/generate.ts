@@ -183,7 +183,10 @@ export function withRace(plan: Plan, i: number, cmd: Cmd, history?: MoveHistory,
 function withOtherRace(cmd: Extract<Cmd, { op: "fork" | "truncate" }>, draw: RaceDraw, rate: number, model: ModelState): Cmd {
   if (draw[0] < failScale * (1 - rate) || failAllocOf(cmd) !== undefined) return cmd;
   const [, w, runs] = draw;
-  const schedule = runs.flatMap((n, j) => Array.from({ length: n }, () => j % 2));
+  // Half of these schedules start with the racing thread: a fault that gets in before the
+  // command's first step (truncate's is i_size_write) is where the fault-side races are.
+  const first = (w >>> 20) & 1;
+  const schedule = runs.flatMap((n, j) => Array.from({ length: n }, () => (j + first) % 2));
   const places: [number, number][] = [];
   for (const [id, pages] of Object.entries(model.mms)) {
     if (cmd.op === "fork" && Number(id) !== cmd.mm) continue;
