@@ -1,52 +1,93 @@
 /*
- * Interleaving mode: an rmap walk (migration's or reclaim's) racing an mremap move, one step
- * at a time, under the locks the kernel takes, in the order a schedule (command data) says.
+ * Interleaving mode: a command racing a second thread one step at a time, under the locks the
+ * kernel takes, in the order a schedule (command data) says.
  *
- * Two threads. The mover is mremap(MREMAP_FIXED) made step-wise: take mmap_lock and unmap
- * the destination, copy_vma() (or its merge into a neighbour), move_ptes() one PTE per step
- * between take_rmap_locks()/drop_rmap_locks() when need_rmap_locks says so, unmap the source.
- * The walker is try_to_unmap() (reclaim's swap-out) or migration's two walks (try_to_migrate()
- * installing migration entries, remove_migration_ptes() replacing them), one vma per step,
- * holding the page's rmap lock for reading across each walk as rmap_walk() does.
+ * Two threads. Thread 0 is the command, made step-wise:
+ *   - mremap(MREMAP_FIXED) (here): take mmap_lock and unmap the destination, copy_vma() (or
+ *     its merge into a neighbour), move_ptes() one PTE per step between take_rmap_locks() /
+ *     drop_rmap_locks() when need_rmap_locks says so, unmap the source;
+ *   - fork (impl/interleave-fork.ts): dup_mmap() one vma at a time (vma_start_write() on the
+ *     parent's vma, vm_area_dup(), anon_vma_fork()), copy_page_range() one PTE per step;
+ *   - truncate (impl/interleave-truncate.ts): i_size_write(), unmap_mapping_range() one vma
+ *     per step, truncate_inode_pages() one page per step, unmap_mapping_range() again.
+ * Thread 1 is a walker or a fault. The walkers are try_to_unmap() (reclaim's swap-out) and
+ * migration's two walks (try_to_migrate() installing migration entries,
+ * remove_migration_ptes() replacing them), one vma per step, holding the page's rmap lock for
+ * reading across each walk as rmap_walk() does, and the page's lock across the whole
+ * operation. The fault (faulter() below) is another thread of a process touching one address:
+ * lock_vma_under_rcu() (or mmap_read_lock()), anon_vma_prepare(), then the PTE install under
+ * the PTE lock (file pages: filemap_fault() finds and locks the page and checks i_size, then
+ * finish_fault() maps it).
  *
  * Lock order (as mm/rmap.c states it), and who takes what here:
  *
- *   mmap_lock (mm)                 mover, write, the whole command; walkers never take it
- *     i_mmap_rwsem (file)          walker read across a walk; mover write in take_rmap_locks
- *       anon_vma root rwsem        walker read across a walk; mover write in take_rmap_locks
- *         PTE lock (mm)            both, within one step (a step is atomic)
+ *   mmap_lock (mm)                 command, write, the whole command (mremap, fork; truncate
+ *                                  never); a fault, read, in eras without per-VMA locks;
+ *                                  walkers never. A fault's vma_start_read() (6.4+) stands in
+ *                                  for it, at the same level
+ *     page lock (page)             walkers across their operation; a file fault from its page
+ *                                  cache lookup to its PTE install; truncate per page
+ *       vma_start_write (vma)      6.4+ (DesignInfo.perVmaLock): the command write-locks every
+ *                                  vma it changes until mmap_write_unlock() (the kernel:
+ *                                  vm_lock_seq = mm_lock_seq); a fault holds the vma's read
+ *                                  side for the whole fault
+ *         i_mmap_rwsem (file)      walker read across a walk; mremap write in take_rmap_locks;
+ *                                  fork write to link the child; truncate read per pass
+ *           anon_vma root rwsem    walker read across a walk; mremap write in take_rmap_locks;
+ *                                  fork write in anon_vma_fork()
+ *             PTE lock (mm)        everyone, within one step (a step is atomic)
  *
- * A step that changes vmas (unmap, copy_vma, its merge, unlinking the source) needs the write
- * side of every rmap lock of the mm's vmas (an over-approximation of vma_prepare()'s), so it
- * waits for a walk to finish; a move_ptes step needs only the PTE lock, plus the rmap locks if
- * need_rmap_locks. That is the whole point of the race: with need_rmap_locks false the kernel
+ * (mm/rmap.c's list: mmap_lock, invalidate_lock, folio_lock, vma_start_write, i_mmap_rwsem,
+ * anon_vma->rwsem, page_table_lock / the PTE lock.)
+ *
+ * A mremap step that changes vmas (unmap, copy_vma, its merge, unlinking the source) needs the
+ * write side of every rmap lock of the mm's vmas (an over-approximation of vma_prepare()'s),
+ * so it waits for a walk to finish; a move_ptes step needs only the PTE lock, plus the rmap
+ * locks if need_rmap_locks. That is the whole point of the race: with need_rmap_locks false the kernel
  * relies on the walk visiting the source vma before the destination (mm/mremap.c move_ptes()'s
  * comment; copy_vma() sets it to `new_vma->vm_pgoff <= vma->vm_pgoff` for a merge, false for a
  * new vma: Michel Lespinasse, 38a76013ad80, 3.7). Before 3.7 the anon_vma list's order carried
  * that guarantee (anon_vma_moveto_tail(), Andrea Arcangeli, 948f017b093a, 3.3), removed by
  * 108d6642ad81 when the interval tree made the order meaningless and move_ptes took the lock.
  *
+ * The per-VMA lock (Suren Baghdasaryan, 6.4; include/linux/mmap_lock.h, mm/memory.c
+ * lock_vma_under_rcu()): mremap write-locks every vma of the mm at its first step and each new
+ * one as it appears (a superset of the vma_start_write() calls of its path); fork write-locks
+ * each parent vma before copying it (fb49c455323f); truncate takes none (it never changed vmas).
+ * A fault that finds its vma write-locked waits until mmap_write_unlock (the kernel falls back
+ * to mmap_read_lock(), which waits for the same moment).
+ *
  * Planted kernel bugs (Kernel.quirks): "need-rmap-locks-false" (B8: copy_vma's merge case
  * claims the destination is walked after the source), "move-ptes-no-anon-vma-lock"
- * (take_rmap_locks() takes i_mmap_rwsem but not the anon_vma lock, undoing 108d6642ad81).
+ * (take_rmap_locks() takes i_mmap_rwsem but not the anon_vma lock, undoing 108d6642ad81),
+ * "fork-no-vma-lock" (H11: dup_mmap() without vma_start_write(), undoing fb49c455323f),
+ * "fault-no-page-lock" (H13: a file fault does not hold the page lock from its i_size check to
+ * its PTE install, undoing d00806b18315).
  *
  * I10: a walk that started before a concurrent move finds every PTE of its page in its old or
  * new place (after try_to_unmap / try_to_migrate the page is mapped by no PTE), and migration
  * never leaves a migration entry behind. A migration entry lives in its PTE slot; here it is
  * kept beside the page table (`migrationEntries`) while the race runs, and none may remain.
+ * A racing fault is checked against the model: the command decides where the fault falls in
+ * their sequential order (Race_.commit, Race_.linearize; Kernel.lastFault), the model applies
+ * both in that order and compares the fault's outcome as it compares a command's.
  *
  * The walk's order is the design's: its walk() with every PTE test answered yes lists the
  * (vma, address) pairs it would visit under the lock (the list or tree order), whatever they
  * map (walkOrder()). Designs opt in (DesignInfo.interleave: anon-vma, anon-vma-chain*); the
  * mremap's locking is today's for every design (need_rmap_locks), whatever its era, so
  * anon-vma's 2.6.7 head-of-list links fail I10 (catalogue H8), as 2.6.17-rc's swapless
- * migration found (Hugh Dickins's list_add_tail fix).
+ * migration found (Hugh Dickins's list_add_tail fix); so does a fork racing a walk there.
  *
  * Simplified: one PTE lock per mm (split PTE locks only narrow the critical sections, each
  * of which is one step here); the move is one move_ptes() call per source vma (our address
  * spaces fit in one PMD); only MREMAP_FIXED moves of an unchanged length race (other mremaps
- * run as in sequential mode and no walker runs); no per-VMA lock; page_referenced, truncate,
- * fork's copy, munmap and exec's shift_arg_pages are not step-wise.
+ * run as in sequential mode and a racing fault runs after them); one racing thread per
+ * command; anon_vma_prepare() takes only the PTE lock (not the anon_vma lock of a reused
+ * neighbour's anon_vma); a fault's allocation and PTE install are one step (the kernel
+ * rechecks the PTE under the lock after allocating: splitting them adds only the back-off);
+ * page_referenced, munmap and exec's shift_arg_pages are not step-wise; a command with a
+ * failure point does not race.
  */
 import type { Outcome, Race } from "../model/commands.js";
 import { assert } from "./assert.js";
@@ -659,12 +700,13 @@ export function runRace(r: Race_, main: Thread, race: Race, mainName: string): v
     } else r.note(WALKER, `${race.walker}: no page to walk at mm${race.mm}:${hexa(race.addr)}`);
   }
   schedule(r, threads, race.schedule);
+  k.lastRaceTrace = traceColumns(r.trace, mainName, other);
   const left: string[] = [];
   for (const [m, entries] of r.migrationEntries) for (const [a, e] of entries) left.push(`a migration entry for ${e.page} at ${where(m, a)}`);
   const broken = [...r.missed, ...(left.length > 0 ? [`migration left ${left.join(", ")}`] : [])];
   assert(broken.length === 0, "I10", () => `${broken.join("; ")}\n${traceColumns(r.trace, mainName, other)}`);
   assert(!r.locks.holdsAny(MOVER) && !r.locks.holdsAny(WALKER), "KERNEL", "a race ended holding a lock");
-  if (r.fault?.out) k.lastFault = { order: r.order ?? "after", outcome: r.fault.out, trace: traceColumns(r.trace, mainName, other) };
+  if (r.fault?.out) k.lastFault = { order: r.order ?? "after", outcome: r.fault.out, trace: k.lastRaceTrace };
 }
 
 /**

@@ -86,6 +86,8 @@ export class Kernel {
    * (what the model applies first). Undefined when the last command carried no racing fault.
    */
   lastFault: { order: "before" | "after"; outcome: Outcome; trace?: string } | undefined = undefined;
+  /** Interleaving mode: the last race's interleaving in two columns (reports print it). */
+  lastRaceTrace: string | undefined = undefined;
   /** The era preallocates maple-tree nodes for splits, merges and fork (DesignInfo.vmaPrealloc). */
   readonly vmaPrealloc: boolean;
 

@@ -178,7 +178,9 @@ export class Session {
   /** Apply one command to both sides; a Violation if they disagree or a checker fails. */
   apply(cmd: Cmd): { record: StepRecord; violation?: Violation } {
     const index = this.steps++;
-    const full = index % this.checkEvery === 0 || cmd.op === "truncate" || cmd.op === "reclaim" || cmd.op === "exit" || raceOf(cmd) !== undefined;
+    const raced = raceOf(cmd) !== undefined;
+    if (raced) this.kernel.lastRaceTrace = undefined;
+    const full = index % this.checkEvery === 0 || cmd.op === "truncate" || cmd.op === "reclaim" || cmd.op === "exit" || raced;
     const touched = !full && this.incremental ? this.touchedBefore(cmd) : undefined;
     const walks = this.kernel.counters.walks;
     const both = this.applyBoth(cmd);
@@ -204,6 +206,10 @@ export class Session {
     let violation: Violation | undefined;
     if (full || (touched && this.kernel.counters.walks !== walks)) violation = checkAllFast(this.kernel, this.model, this.census);
     else if (touched) violation = checkTouchedFast(this.kernel, this.model, this.census, touched.mms, this.pfnsOf(touched.mms, touched.pfns));
+    if (violation && raced && this.kernel.lastRaceTrace) {
+      // A check that fails after a raced command: the report shows the interleaving too.
+      violation = { ...violation, message: `${violation.message}\n${this.kernel.lastRaceTrace}` };
+    }
     return violation ? { record, violation } : { record };
   }
 
