@@ -151,6 +151,13 @@ export interface DesignInfo {
    * are not modelled there: their races run sequentially.
    */
   readonly interleave?: boolean;
+  /**
+   * The era has per-VMA locks (Suren Baghdasaryan, 6.4+: a page fault takes the vma's lock
+   * through lock_vma_under_rcu(), not mmap_lock; every vma modifier calls vma_start_write()
+   * under mmap_write_lock). Interleaving mode models them (impl/interleave.ts); without them
+   * a racing fault takes mmap_lock for reading.
+   */
+  readonly perVmaLock?: boolean;
   /** The world the design runs in when the caller names none (the folio designs set folioOrder). */
   readonly world?: World;
   create(kernel: Kernel, mutant?: string): RmapDesign;

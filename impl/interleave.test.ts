@@ -146,7 +146,8 @@ describe("interleaving mode: the report", () => {
       "move_pte 0x10 → 0x5 (migration entry)",
       walker("remove_migration_ptes: mm1:0x10: no entry"),
       walker("remove_migration_ptes: rmap unlock"),
-      "munmap source 0x10+1, mmap_write_unlock",
+      "munmap source 0x10+1",
+      "mmap_write_unlock(mm1) (and every vma_start_write)",
     ]);
   });
   it("the lock makes the mover wait: a schedule asking for it while the walk holds the lock passes, and fails without the lock", () => {

@@ -1,73 +1,120 @@
 /*
- * Interleaving mode: an rmap walk (migration's or reclaim's) racing an mremap move, one step
- * at a time, under the locks the kernel takes, in the order a schedule (command data) says.
+ * Interleaving mode: a command racing a second thread one step at a time, under the locks the
+ * kernel takes, in the order a schedule (command data) says.
  *
- * Two threads. The mover is mremap(MREMAP_FIXED) made step-wise: take mmap_lock and unmap
- * the destination, copy_vma() (or its merge into a neighbour), move_ptes() one PTE per step
- * between take_rmap_locks()/drop_rmap_locks() when need_rmap_locks says so, unmap the source.
- * The walker is try_to_unmap() (reclaim's swap-out) or migration's two walks (try_to_migrate()
- * installing migration entries, remove_migration_ptes() replacing them), one vma per step,
- * holding the page's rmap lock for reading across each walk as rmap_walk() does.
+ * Two threads. Thread 0 is the command, made step-wise:
+ *   - mremap(MREMAP_FIXED) (here): take mmap_lock and unmap the destination, copy_vma() (or
+ *     its merge into a neighbour), move_ptes() one PTE per step between take_rmap_locks() /
+ *     drop_rmap_locks() when need_rmap_locks says so, unmap the source;
+ *   - fork (impl/interleave-fork.ts): dup_mmap() one vma at a time (vma_start_write() on the
+ *     parent's vma, vm_area_dup(), anon_vma_fork()), copy_page_range() one PTE per step;
+ *   - truncate (impl/interleave-truncate.ts): i_size_write(), unmap_mapping_range() one vma
+ *     per step, truncate_inode_pages() one page per step, unmap_mapping_range() again;
+ *   - munmap (impl/interleave-munmap.ts): split, zap one PTE per step, unlink and free one vma
+ *     per step under the rmap write locks;
+ *   - exec (impl/interleave-exec.ts): setup_arg_pages()' move of the temporary stack
+ *     (vma_expand(), move_page_tables() one PTE per step, vma_shrink()).
+ * Thread 1 is a walker or a fault. The walkers are try_to_unmap() (reclaim's swap-out),
+ * folio_referenced() (reclaim's aging) and migration's two walks (try_to_migrate() installing
+ * migration entries, remove_migration_ptes() replacing them), one vma per step, holding the page's rmap lock for
+ * reading across each walk as rmap_walk() does, and the page's lock across the whole
+ * operation. The fault (faulter() below) is another thread of a process touching one address:
+ * lock_vma_under_rcu() (or mmap_read_lock()), anon_vma_prepare(), then the PTE install under
+ * the PTE lock (file pages: filemap_fault() finds and locks the page and checks i_size, then
+ * finish_fault() maps it).
  *
  * Lock order (as mm/rmap.c states it), and who takes what here:
  *
- *   mmap_lock (mm)                 mover, write, the whole command; walkers never take it
- *     i_mmap_rwsem (file)          walker read across a walk; mover write in take_rmap_locks
- *       anon_vma root rwsem        walker read across a walk; mover write in take_rmap_locks
- *         PTE lock (mm)            both, within one step (a step is atomic)
+ *   mmap_lock (mm)                 command, write, the whole command (mremap, fork; truncate
+ *                                  never); a fault, read, in eras without per-VMA locks;
+ *                                  walkers never. A fault's vma_start_read() (6.4+) stands in
+ *                                  for it, at the same level
+ *     page lock (page)             walkers across their operation; a file fault from its page
+ *                                  cache lookup to its PTE install; truncate per page
+ *       vma_start_write (vma)      6.4+ (DesignInfo.perVmaLock): the command write-locks every
+ *                                  vma it changes until mmap_write_unlock() (the kernel:
+ *                                  vm_lock_seq = mm_lock_seq); a fault holds the vma's read
+ *                                  side for the whole fault
+ *         i_mmap_rwsem (file)      walker read across a walk; mremap write in take_rmap_locks;
+ *                                  fork write to link the child; truncate read per pass
+ *           anon_vma root rwsem    walker read across a walk; mremap write in take_rmap_locks;
+ *                                  fork write in anon_vma_fork()
+ *             PTE lock (mm)        everyone, within one step (a step is atomic)
  *
- * A step that changes vmas (unmap, copy_vma, its merge, unlinking the source) needs the write
- * side of every rmap lock of the mm's vmas (an over-approximation of vma_prepare()'s), so it
- * waits for a walk to finish; a move_ptes step needs only the PTE lock, plus the rmap locks if
- * need_rmap_locks. That is the whole point of the race: with need_rmap_locks false the kernel
+ * (mm/rmap.c's list: mmap_lock, invalidate_lock, folio_lock, vma_start_write, i_mmap_rwsem,
+ * anon_vma->rwsem, page_table_lock / the PTE lock.)
+ *
+ * A mremap step that changes vmas (unmap, copy_vma, its merge, unlinking the source) needs the
+ * write side of every rmap lock of the mm's vmas (an over-approximation of vma_prepare()'s),
+ * so it waits for a walk to finish; a move_ptes step needs only the PTE lock, plus the rmap
+ * locks if need_rmap_locks. That is the whole point of the race: with need_rmap_locks false the kernel
  * relies on the walk visiting the source vma before the destination (mm/mremap.c move_ptes()'s
  * comment; copy_vma() sets it to `new_vma->vm_pgoff <= vma->vm_pgoff` for a merge, false for a
  * new vma: Michel Lespinasse, 38a76013ad80, 3.7). Before 3.7 the anon_vma list's order carried
  * that guarantee (anon_vma_moveto_tail(), Andrea Arcangeli, 948f017b093a, 3.3), removed by
  * 108d6642ad81 when the interval tree made the order meaningless and move_ptes took the lock.
  *
+ * The per-VMA lock (Suren Baghdasaryan, 6.4; include/linux/mmap_lock.h, mm/memory.c
+ * lock_vma_under_rcu()): mremap write-locks every vma of the mm at its first step and each new
+ * one as it appears (a superset of the vma_start_write() calls of its path); fork write-locks
+ * each parent vma before copying it (fb49c455323f); truncate takes none (it never changed vmas).
+ * A fault that finds its vma write-locked waits until mmap_write_unlock (the kernel falls back
+ * to mmap_read_lock(), which waits for the same moment).
+ *
  * Planted kernel bugs (Kernel.quirks): "need-rmap-locks-false" (B8: copy_vma's merge case
  * claims the destination is walked after the source), "move-ptes-no-anon-vma-lock"
- * (take_rmap_locks() takes i_mmap_rwsem but not the anon_vma lock, undoing 108d6642ad81).
+ * (take_rmap_locks() takes i_mmap_rwsem but not the anon_vma lock, undoing 108d6642ad81),
+ * "fork-no-vma-lock" (H11: dup_mmap() without vma_start_write(), undoing fb49c455323f),
+ * "fault-no-page-lock" (H13: a file fault does not hold the page lock from its i_size check to
+ * its PTE install, undoing d00806b18315).
  *
  * I10: a walk that started before a concurrent move finds every PTE of its page in its old or
  * new place (after try_to_unmap / try_to_migrate the page is mapped by no PTE), and migration
  * never leaves a migration entry behind. A migration entry lives in its PTE slot; here it is
  * kept beside the page table (`migrationEntries`) while the race runs, and none may remain.
+ * A racing fault is checked against the model: the command decides where the fault falls in
+ * their sequential order (Race_.commit, Race_.linearize; Kernel.lastFault), the model applies
+ * both in that order and compares the fault's outcome as it compares a command's.
  *
  * The walk's order is the design's: its walk() with every PTE test answered yes lists the
  * (vma, address) pairs it would visit under the lock (the list or tree order), whatever they
  * map (walkOrder()). Designs opt in (DesignInfo.interleave: anon-vma, anon-vma-chain*); the
  * mremap's locking is today's for every design (need_rmap_locks), whatever its era, so
  * anon-vma's 2.6.7 head-of-list links fail I10 (catalogue H8), as 2.6.17-rc's swapless
- * migration found (Hugh Dickins's list_add_tail fix).
+ * migration found (Hugh Dickins's list_add_tail fix); so does a fork racing a walk there.
  *
  * Simplified: one PTE lock per mm (split PTE locks only narrow the critical sections, each
  * of which is one step here); the move is one move_ptes() call per source vma (our address
  * spaces fit in one PMD); only MREMAP_FIXED moves of an unchanged length race (other mremaps
- * run as in sequential mode and no walker runs); no per-VMA lock; page_referenced, truncate,
- * fork's copy, munmap and exec's shift_arg_pages are not step-wise.
+ * run as in sequential mode and a racing fault runs after them); one racing thread per
+ * command; anon_vma_prepare() takes only the PTE lock (not the anon_vma lock of a reused
+ * neighbour's anon_vma); a fault's allocation and PTE install are one step (the kernel
+ * rechecks the PTE under the lock after allocating: splitting them adds only the back-off);
+ * faults race fork, truncate and mremap only (munmap and exec race walkers); a command with a
+ * failure point does not race.
  */
 import type { Outcome, Race } from "../model/commands.js";
 import { assert } from "./assert.js";
 import type { Kernel } from "./kernel.js";
-import { insertVma, mergeNew, rangeMapped, splitAround } from "./mmap.js";
-import { migrateCaches, migrateCopy } from "./vmscan.js";
+import { findVma, insertVma, isShared, mergeNew, rangeMapped, splitAround } from "./mmap.js";
 import { isTemporaryStack } from "./exec.js";
-import { type Mm, PG_dirty, PG_locked, PG_swapcache, type Page, type Vma, VM_LOCKED, Vma as VmaClass, hexa } from "./types.js";
+import { migrateCaches, migrateCopy } from "./vmscan.js";
+import { type Mm, PG_dirty, type PresentPte, PG_locked, PG_swapcache, type Page, type Vma, VM_LOCKED, VM_WRITE, Vma as VmaClass, hexa, linearPageIndex } from "./types.js";
 
-/** The two threads: the schedule's 0 and 1. */
+/** The two threads: the schedule's 0 (the command: mremap, fork, truncate) and 1 (a walker or a fault). */
 export const MOVER = 0;
 export const WALKER = 1;
+export const MAIN = MOVER;
+export const OTHER = WALKER;
 
-type Mode = "read" | "write";
+export type Mode = "read" | "write";
 interface Held {
   mode: Mode;
   owners: Set<number>;
 }
 
 /** The lock table: keys are the locked objects (an anon_vma root, a File, an Mm). */
-class Locks {
+export class Locks {
   private readonly held = new Map<unknown, Held>();
   can(thread: number, key: unknown, mode: Mode): boolean {
     const h = this.held.get(key);
@@ -87,16 +134,28 @@ class Locks {
     h.owners.delete(thread);
     if (h.owners.size === 0) this.held.delete(key);
   }
+  holds(thread: number, key: unknown): boolean {
+    return this.held.get(key)?.owners.has(thread) === true;
+  }
+  /** Drop every lock thread holds. */
+  dropAll(thread: number): void {
+    for (const [key, h] of [...this.held]) if (h.owners.has(thread)) this.drop(thread, key);
+  }
   holdsAny(thread: number): boolean {
     for (const h of this.held.values()) if (h.owners.has(thread)) return true;
     return false;
   }
 }
 
-/** What a thread's next step needs: locks it must be able to take (the step takes them itself). */
-interface Want {
+export type LockList = ReadonlyArray<readonly [unknown, Mode]>;
+/**
+ * What a thread's next step needs: locks it must be able to take (the step takes them itself).
+ * A function is asked afresh each time the scheduler looks (a fault's vma lookup: which vma
+ * it would lock depends on what the other thread did meanwhile).
+ */
+export interface Want {
   readonly label: string;
-  readonly locks: ReadonlyArray<readonly [unknown, Mode]>;
+  readonly locks: LockList | (() => LockList);
 }
 export type Thread = Generator<Want, void, void>;
 
@@ -114,9 +173,70 @@ export class Race_ {
   readonly migrationEntries = new Map<Mm, Map<number, MigrationEntry>>();
   /** Set by the walker: what its walk missed (I10), reported once both threads are done. */
   readonly missed: string[] = [];
-  constructor(readonly k: Kernel) {}
+  /** The era has per-VMA locks (DesignInfo.perVmaLock): faults lock one vma, not mmap_lock. */
+  readonly perVma: boolean;
+  /** The racing fault, if the other thread is one: where it is, and how it went. */
+  fault: { mm: number; addr: number; linearized: boolean; after?: boolean; out?: Outcome } | undefined;
+  /** Where the fault falls in the command's sequential order (set by commit()). */
+  order: "before" | "after" | undefined;
+  constructor(readonly k: Kernel) {
+    this.perVma = k.designInfo.perVmaLock === true;
+  }
   note(thread: number, text: string): void {
     this.trace.push({ thread, text });
+  }
+  /** What the command has fixed so far for the fault's address (see commit). */
+  private readonly commits = new Set<string>();
+  /**
+   * The command decides what the fault's address becomes: fork copies its PTE, mremap moves
+   * it or unmaps the destination ("pte"); truncate's i_size_write decides what a page cache
+   * lookup finds ("size") and its unmap_mapping_range zaps the PTE ("zap"). Without an
+   * address: every address (truncate's i_size_write, or the command's end for "pte").
+   */
+  commit(mm?: Mm, addr?: number, kind: "pte" | "size" | "zap" = "pte"): void {
+    if (this.fault) this.commits.add(mm === undefined ? `*${kind}` : `${kind}:${mm.id}:${addr}`);
+  }
+  private committed(kind: "pte" | "size" | "zap"): boolean {
+    const f = this.fault as NonNullable<Race_["fault"]>;
+    return this.commits.has(`*${kind}`) || this.commits.has(`${kind}:${f.mm}:${f.addr}`);
+  }
+  /**
+   * The fault takes effect now; it comes after the command in their sequential order if the
+   * command already fixed what it touches. An access through the PTE ("pte": anonymous
+   * faults, present and swap PTEs) is after once the command copied, moved or zapped that
+   * PTE (truncate's i_size_write alone does not stop it: the kernel lets it through). A file
+   * fault has two points: its i_size check ("check": after a truncate's i_size_write) and
+   * its PTE install ("install": after fork copied or mremap moved that slot; a truncate's zap
+   * before it does not count, since the page lock makes truncate_inode_pages unmap it again).
+   */
+  linearize(kind: "pte" | "check" | "install"): void {
+    const f = this.fault;
+    if (!f || f.linearized) return;
+    const pte = this.committed("pte");
+    if (kind === "check") {
+      f.after = this.committed("size") || pte;
+      return;
+    }
+    f.linearized = true;
+    this.order = f.after || pte || (kind === "pte" && this.committed("zap")) ? "after" : "before";
+  }
+  /**
+   * kernel: vma_start_write() (6.4+, per-VMA locks): the command write-locks vma until
+   * mmap_write_unlock(); a fault holding the vma's read lock must finish first (the step
+   * that calls this waits for it: its Want names the lock). Eras without per-VMA locks: none.
+   */
+  vmaStartWrite(vma: Vma): void {
+    if (!this.perVma) return;
+    if (!this.locks.holds(MAIN, vma)) this.locks.take(MAIN, vma, "write");
+  }
+  /** Every vma of mm the command has not write-locked (new vmas of a split, copy_vma's). */
+  lockNewVmas(mm: Mm): void {
+    if (this.perVma) for (const v of mm.vmas) this.vmaStartWrite(v);
+  }
+  /** kernel: mmap_write_unlock(): drops mmap_lock and, through mm_lock_seq, every vma write lock. */
+  mmapWriteUnlock(mm: Mm): void {
+    this.locks.dropAll(MAIN);
+    this.note(MAIN, `mmap_write_unlock(mm${mm.id})${this.perVma ? " (and every vma_start_write)" : ""}`);
   }
   entries(mm: Mm): Map<number, MigrationEntry> {
     let m = this.migrationEntries.get(mm);
@@ -129,10 +249,10 @@ export class Race_ {
 }
 
 /** The lock protecting an anon object's list or tree: its root's (anon_vma->root->rwsem). */
-const anonLock = (obj: unknown): unknown => (obj as { root?: unknown } | null)?.root ?? obj;
+export const anonLock = (obj: unknown): unknown => (obj as { root?: unknown } | null)?.root ?? obj;
 
 /** The rmap locks rmap_walk() takes for page (read) and take_rmap_locks() for vma (write). */
-function pageRmapLock(page: Page): unknown {
+export function pageRmapLock(page: Page): unknown {
   return page.anon ? anonLock(page.mapping) : page.file;
 }
 function vmaRmapLocks(k: Kernel, vma: Vma): unknown[] {
@@ -174,6 +294,14 @@ export function walkOrder(k: Kernel, page: Page): { vma: Vma; addr: number }[] {
   return order;
 }
 
+/** The PTE lock of mm (one per mm here: docs/semantics.md). */
+export const ptl = (mm: Mm | number): string => `ptl${typeof mm === "number" ? mm : mm.id}`;
+
+/** Every vma of mm, for writing: what a step that write-locks them all must be able to take. */
+export function mmVmaLocks(r: Race_, mm: Mm): Array<readonly [unknown, Mode]> {
+  return r.perVma ? mm.vmas.map((v) => [v, "write"] as const) : [];
+}
+
 export const where = (mm: Mm, addr: number) => `mm${mm.id}:${hexa(addr)}`;
 
 // --- the mover: mremap(MREMAP_FIXED) step-wise ------------------------------------------------
@@ -186,17 +314,25 @@ export interface MoveOps {
 
 function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result: { out: Outcome }, ops: MoveOps): Thread {
   const k = r.k;
-  yield { label: "mmap_write_lock, unmap destination, split source", locks: [[mm, "write"], ...mmRmapLocks(mm)] };
+  // With per-VMA locks, every vma of the mm is write-locked here and each new one as it
+  // appears: a superset of the vma_start_write() calls of mremap's path (the source, the
+  // destination's victims, a merge's neighbour, the split pieces), so a fault on any of them
+  // waits for mmap_write_unlock.
+  yield { label: "mmap_write_lock, unmap destination, split source", locks: () => [[mm, "write"], ...mmRmapLocks(mm), ...mmVmaLocks(r, mm)] };
   r.locks.take(MOVER, mm, "write");
+  r.lockNewVmas(mm);
   r.note(MOVER, `mmap_write_lock(mm${mm.id})`);
+  for (let a = na; a < na + len; a++) r.commit(mm, a);
   if (!rangeMapped(mm, addr, addr + len)) {
     result.out = { kind: "errno", errno: "EFAULT" };
     r.note(MOVER, "-EFAULT");
-    r.locks.drop(MOVER, mm);
+    r.commit();
+    r.mmapWriteUnlock(mm);
     return;
   }
   ops.munmap(na, na + len);
   const pieces = splitAround(k, mm, addr, addr + len).map((vma) => ({ vma, start: vma.vmStart, pages: vma.pages }));
+  r.lockNewVmas(mm);
   r.note(MOVER, `munmap ${hexa(na)}+${len}, split source`);
   for (const { vma, start, pages } of pieces) {
     const dst = na + (start - addr);
@@ -220,6 +356,7 @@ function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result:
     }
     if (needRmapLocks) k.counters.racesNeedingRmapLocks++;
     if (k.quirks.has("need-rmap-locks-false")) needRmapLocks = false;
+    r.lockNewVmas(mm);
     const target = merged ?? nw;
     r.note(MOVER, `copy_vma → ${merged ? "merged into " : ""}${target}, need_rmap_locks=${needRmapLocks}`);
     const rmapLocks = needRmapLocks ? vmaRmapLocks(k, src) : [];
@@ -229,8 +366,11 @@ function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result:
       r.note(MOVER, "take_rmap_locks");
     }
     for (let i = 0; i < pages; i++) {
-      yield { label: "move_pte", locks: [[`ptl${mm.id}`, "write"]] };
-      moveOne(r, mm, start + i, dst + i, ops.movePte);
+      yield { label: "move_pte", locks: [[ptl(mm), "write"]] };
+      const from = start + i;
+      const to = dst + i;
+      r.commit(mm, from);
+      moveOne(r, mm, from, to, ops.movePte);
     }
     if (rmapLocks.length > 0) {
       for (const l of rmapLocks) r.locks.drop(MOVER, l);
@@ -239,8 +379,9 @@ function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result:
   }
   yield { label: "unmap source", locks: mmRmapLocks(mm) };
   ops.munmap(addr, addr + len);
-  r.locks.drop(MOVER, mm);
-  r.note(MOVER, `munmap source ${hexa(addr)}+${len}, mmap_write_unlock`);
+  r.note(MOVER, `munmap source ${hexa(addr)}+${len}`);
+  r.commit();
+  r.mmapWriteUnlock(mm);
   result.out = { kind: "addr", addr: na };
 }
 
@@ -299,7 +440,7 @@ function* walk(r: Race_, page: Page, name: string, visit: (vma: Vma, addr: numbe
   r.k.counters.walks++;
   r.note(WALKER, `${name}: rmap_walk ${page}: ${order.length} vma${order.length === 1 ? "" : "s"}`);
   for (const { vma, addr } of order) {
-    yield { label: `${name}: visit ${vma}`, locks: [[`ptl${vma.mm.id}`, "write"]] };
+    yield { label: `${name}: visit ${vma}`, locks: [[ptl(vma.mm), "write"]] };
     r.k.counters.vmasVisited++;
     if (!visit(vma, addr)) break;
   }
@@ -312,7 +453,10 @@ const presentAt = (k: Kernel, vma: Vma, addr: number, page: Page): boolean => k.
 /** kernel: migrate_pages() → try_to_migrate(), move_to_new_folio(), remove_migration_ptes(). */
 export function* migrator(r: Race_, page: Page): Thread {
   const k = r.k;
+  // folio_lock(): held across both walks; a fault on a migration entry waits for it
+  // (migration_entry_wait_on_locked()), and so does truncate's removal of the page.
   page.flags |= PG_locked;
+  r.locks.take(WALKER, page, "write");
   // Each migration entry holds the reference its PTE held; the page is isolated (one more).
   page.count++;
   yield* walk(r, page, "try_to_migrate", (vma, addr) => {
@@ -343,15 +487,23 @@ export function* migrator(r: Race_, page: Page): Thread {
     // entry (migrate_folio_unmap(): "page was freed from under us. So we are done.").
     r.note(WALKER, `${page} was freed from under us: done`);
     page.flags &= ~PG_locked;
+    r.locks.drop(WALKER, page);
     k.putPage(page, "migrate_pages (freed from under us)");
     return;
   }
-  if (page.mapcount === 0) {
+  // A file page truncated meanwhile (no longer in its page cache) is not copied: migration
+  // puts the entries back (the kernel's folio_migrate_mapping() finds the mapping gone).
+  const truncated = page.file !== null && page.file.pageCache.get(page.index) !== page;
+  if (page.mapcount === 0 && !truncated) {
     target = k.allocPage();
+    // The new folio is locked and referenced by migration until its PTEs are back (truncate
+    // waits for it, as for the old one).
+    target.count++;
+    r.locks.take(WALKER, target, "write");
     migrateCopy(k, page, target);
     migrateCaches(k, page, target);
     r.note(WALKER, `move_to_new_folio: ${page} → ${target}`);
-  } else r.note(WALKER, "still mapped: migration fails, entries go back (-EAGAIN)");
+  } else r.note(WALKER, truncated ? "truncated meanwhile: migration fails, entries go back" : "still mapped: migration fails, entries go back (-EAGAIN)");
   yield* walk(r, target, "remove_migration_ptes", (vma, addr) => {
     const e = r.migrationEntries.get(vma.mm)?.get(addr);
     if (!e || e.page !== page) {
@@ -367,10 +519,12 @@ export function* migrator(r: Race_, page: Page): Thread {
     return true;
   }, () => page.anon && ![...r.migrationEntries.values()].some((m) => [...m.values()].some((e) => e.page === page)));
   page.flags &= ~PG_locked;
-  if (target !== page) k.counters.migrations++;
-  // The new page is put back with the allocation's reference dropped: mapped by nothing (a
-  // racing munmap zapped the entries) and in no cache, it is freed.
-  if (target !== page && target.count === 0) k.freePage(target, "migrate_pages (new page unmapped)");
+  r.locks.drop(WALKER, page);
+  if (target !== page) {
+    k.counters.migrations++;
+    r.locks.drop(WALKER, target);
+    k.putPage(target, "migrate_pages (new folio)");
+  }
   k.putPage(page, "migrate_pages");
 }
 
@@ -379,6 +533,7 @@ export function* swapper(r: Race_, page: Page): Thread {
   const k = r.k;
   if (!page.anon) return; // file pages: reclaim's sequential path only (not raced here)
   page.flags |= PG_locked;
+  r.locks.take(WALKER, page, "write"); // folio_lock(): a swap-in of the page waits for it
   if ((page.flags & PG_swapcache) === 0) k.addToSwapCache(page, k.newSwapSlot(0));
   const slot = page.private;
   assert(slot !== null, "KERNEL", () => `${page} in swap cache without a slot`);
@@ -406,6 +561,7 @@ export function* swapper(r: Race_, page: Page): Thread {
     return page.mapcount > 0;
   });
   page.flags &= ~PG_locked;
+  r.locks.drop(WALKER, page);
   if (page.mapcount > 0) {
     const missed = page.mapcount - mappedInTemporaryStack(k, page);
     if (!locked && missed > 0) r.missed.push(`try_to_unmap's walk of ${page} ended with ${missed} PTE(s) still mapping it`);
@@ -463,26 +619,154 @@ export function walkerFor(r: Race_, race: Race): Thread | null {
   const k = r.k;
   const pte = k.mms.get(race.mm)?.pt.get(race.addr);
   const page = pte?.kind === "present" ? k.pageAt(pte.pfn) : null;
-  if (page && (page.flags & PG_locked) === 0 && page.mapcount > 0 && (page.anon || race.walker !== "swapout")) {
-    return race.walker === "migrate" ? migrator(r, page) : race.walker === "swapout" ? swapper(r, page) : referencer(r, page);
+  const walker = race.walker === "migrate" ? migrator : race.walker === "swapout" ? swapper : race.walker === "referenced" ? referencer : null;
+  if (walker === null) {
+    // A fault races only the commands that place it in their order (runRace: fork, truncate, mremap).
+    r.note(WALKER, `${race.walker}: a fault does not race this command`);
+    return null;
   }
+  if (page && (page.flags & PG_locked) === 0 && page.mapcount > 0 && (page.anon || race.walker !== "swapout")) return walker(r, page);
   r.note(WALKER, `${race.walker}: no page to walk at mm${race.mm}:${hexa(race.addr)}`);
   return null;
 }
 
-/** After a race: I10 (what the walk missed, migration entries left), then no lock may be held. */
-export function finishRace(r: Race_, mover: string): void {
+/**
+ * After a race: I10 (what a walk missed, migration entries left), then no lock may be held.
+ * The interleaving is kept (Kernel.lastRaceTrace) for a failure the checks find later.
+ */
+export function finishRace(r: Race_, main: string, other = "walker"): void {
+  const k = r.k;
+  k.lastRaceTrace = traceColumns(r.trace, main, other);
   const left: string[] = [];
   for (const [m, entries] of r.migrationEntries) for (const [a, e] of entries) left.push(`a migration entry for ${e.page} at ${where(m, a)}`);
   const broken = [...r.missed, ...(left.length > 0 ? [`migration left ${left.join(", ")}`] : [])];
-  assert(broken.length === 0, "I10", () => `${broken.join("; ")}\n${traceColumns(r.trace, mover)}`);
+  assert(broken.length === 0, "I10", () => `${broken.join("; ")}\n${k.lastRaceTrace}`);
   assert(!r.locks.holdsAny(MOVER) && !r.locks.holdsAny(WALKER), "KERNEL", "a race ended holding a lock");
+}
+
+// --- the fault thread -------------------------------------------------------------------------
+
+const outcomeOf = (v: number | "SIGSEGV" | "SIGBUS" | undefined): Outcome =>
+  v === undefined ? { kind: "ok" } : typeof v === "number" ? { kind: "value", value: v } : { kind: "signal", signal: v };
+
+/**
+ * The page lock a fault at (mm, addr) must take before it touches the PTE: a migration
+ * entry's page (migration_entry_wait_on_locked()), a swap-cache page being swapped out
+ * (do_swap_page()'s folio_lock_or_retry()).
+ */
+function faultPageLocks(r: Race_, mm: Mm, addr: number): LockList {
+  const e = r.migrationEntries.get(mm)?.get(addr);
+  if (e) return [[e.page, "read"]];
+  const pte = mm.pt.get(addr);
+  const cached = pte?.kind === "swap" ? r.k.swapCache.get(pte.slot) : undefined;
+  return cached ? [[cached, "read"]] : [];
+}
+
+/**
+ * A page fault by another thread of process `race.mm` at `race.addr`, step-wise (mm/memory.c):
+ *
+ *  1. lock_vma_under_rcu(): find the vma and vma_start_read() it (per-VMA lock eras, 6.4+);
+ *     otherwise, or when it finds no vma, mmap_read_lock() (lock_mm_and_find_vma()). A vma
+ *     the command write-locked makes it wait (the kernel falls back to mmap_read_lock, which
+ *     waits for mmap_write_unlock: the same moment here).
+ *  2. anon_vma_prepare() (a write fault that will need an anonymous page in a vma without one).
+ *  3. anonymous memory and present or swap PTEs: do_anonymous_page() / do_wp_page() /
+ *     do_swap_page(): allocate and install the PTE under the PTE lock (one step: the kernel
+ *     rechecks the PTE under the lock after allocating), then the access itself. File pages:
+ *     3a. filemap_fault(): find (or read) the page, lock it, check i_size (SIGBUS beyond it);
+ *     3b. finish_fault(): map it under the PTE lock (a private write maps a copy), unlock it.
+ *  Then vma_end_read() / mmap_read_unlock().
+ *
+ * The fault's linearization point (Race_.commit) is its access (anonymous) or its i_size
+ * check (file pages: what it maps after that is the page it found, which truncate must unmap).
+ */
+function* faulter(r: Race_, race: Race): Thread {
+  const k = r.k;
+  const write = race.walker === "write";
+  const mm = k.mms.get(race.mm) as Mm;
+  const addr = race.addr;
+  const f = r.fault as NonNullable<Race_["fault"]>;
+  const name = write ? `write(mm${mm.id}, ${hexa(addr)}, ${race.token ?? 0})` : `read(mm${mm.id}, ${hexa(addr)})`;
+  yield {
+    label: `${name}: lock_vma_under_rcu`,
+    locks: () => {
+      const v = findVma(mm, addr);
+      return r.perVma && v ? [[v, "read"]] : [[mm, "read"]];
+    },
+  };
+  const vma = findVma(mm, addr);
+  const held: unknown = r.perVma && vma ? vma : mm;
+  r.locks.take(WALKER, held, "read");
+  r.note(WALKER, `${name}: ${held === mm ? `mmap_read_lock(mm${mm.id})` : `lock_vma_under_rcu → vma_start_read(${vma})`}`);
+  const finish = (out: Outcome): void => {
+    f.out = out;
+    r.linearize(f.after === undefined ? "pte" : "install");
+    r.locks.drop(WALKER, held);
+    r.note(WALKER, `${name} → ${out.kind === "value" ? `= ${out.value}` : out.kind === "signal" ? out.signal : "0"}, ${held === mm ? "mmap_read_unlock" : "vma_end_read"}`);
+  };
+  if (!vma || (write && (vma.vmFlags & VM_WRITE) === 0)) {
+    finish({ kind: "signal", signal: "SIGSEGV" });
+    return;
+  }
+  const pte0 = mm.pt.get(addr);
+  if (write && !isShared(vma) && !(pte0?.kind === "present" && pte0.writable) && !k.design.hasAnonObject(vma)) {
+    yield { label: `${name}: anon_vma_prepare`, locks: [[ptl(mm), "write"]] };
+    k.design.anonPrepare(vma);
+    r.note(WALKER, `${name}: anon_vma_prepare(${vma})`);
+  }
+  const file = vma.vmFile;
+  if (file && !mm.pt.has(addr) && !r.migrationEntries.get(mm)?.has(addr)) {
+    const index = linearPageIndex(vma, addr);
+    yield {
+      label: `${name}: filemap_fault`,
+      locks: () => {
+        const cached = file.pageCache.get(index);
+        return cached ? [[cached, "write"]] : [];
+      },
+    };
+    r.linearize("check");
+    if (index >= file.size) {
+      finish({ kind: "signal", signal: "SIGBUS" });
+      return;
+    }
+    const page = k.filePage(file, index);
+    page.count++; // the fault's own reference (filemap_fault's folio_get)
+    const pageLock = !k.quirks.has("fault-no-page-lock");
+    if (pageLock) r.locks.take(WALKER, page, "write");
+    r.note(WALKER, `${name}: filemap_fault: ${page}${pageLock ? " locked" : ""}, index ${index} < i_size ${file.size}`);
+    yield { label: `${name}: finish_fault`, locks: [[ptl(mm), "write"]] };
+    let out: Outcome;
+    if (mm.pt.has(addr)) out = outcomeOf(k.access(mm, addr, write, race.token ?? 0)); // raced in: retry
+    else {
+      let pte: PresentPte;
+      if (write && !isShared(vma)) pte = k.cowCopy(vma, addr, page, false); // do_cow_fault()
+      else {
+        k.design.pageAddFile(page, vma, addr);
+        pte = k.setPte(vma, addr, page, write);
+      }
+      pte.young = true;
+      if (write) {
+        if (isShared(vma)) page.flags |= PG_dirty;
+        k.frameData[pte.pfn] = race.token ?? 0;
+        pte.dirty = true;
+        out = { kind: "ok" };
+      } else out = { kind: "value", value: k.frameData[pte.pfn] as number };
+    }
+    if (pageLock) r.locks.drop(WALKER, page);
+    k.putPage(page, "filemap_fault");
+    finish(out);
+    return;
+  }
+  yield { label: `${name}: handle_pte_fault`, locks: () => [[ptl(mm), "write"], ...faultPageLocks(r, mm, addr)] };
+  finish(outcomeOf(k.access(mm, addr, write, race.token ?? 0)));
 }
 
 // --- the scheduler ----------------------------------------------------------------------------
 
 /** A bound on the steps of one race: far above what our address spaces need. */
 const raceStepMax = 10_000;
+
+const locksOf = (w: Want): LockList => (typeof w.locks === "function" ? w.locks() : w.locks);
 
 /**
  * Run the two threads by `schedule` (then the lowest runnable thread). A thread whose next
@@ -495,7 +779,7 @@ export function schedule(r: Race_, threads: Thread[], plan: readonly number[]): 
   });
   const runnable = (i: number): boolean => {
     const w = wants[i];
-    return w?.locks.every(([key, mode]) => r.locks.can(i, key, mode)) === true;
+    return w !== undefined && locksOf(w).every(([key, mode]) => r.locks.can(i, key, mode));
   };
   for (let step = 0; step < raceStepMax; step++) {
     if (wants.every((w) => w === undefined)) return;
@@ -509,28 +793,49 @@ export function schedule(r: Race_, threads: Thread[], plan: readonly number[]): 
   assert(false, "KERNEL", `a race ran past ${raceStepMax} steps`);
 }
 
-/** The race's interleaving as two columns (mremap | walker), one step a row. */
-export function traceColumns(trace: readonly { thread: number; text: string }[], mover = "mremap"): string {
-  const width = Math.max(6, ...trace.filter((t) => t.thread === MOVER).map((t) => t.text.length));
-  const rows = [`${mover.padEnd(width)} | ${"walker"}`, `${"-".repeat(width)}-+-${"-".repeat(6)}`];
+/** The race's interleaving as two columns (the command | the walker or fault), one step a row. */
+export function traceColumns(trace: readonly { thread: number; text: string }[], main = "mremap", other = "walker"): string {
+  const width = Math.max(main.length, ...trace.filter((t) => t.thread === MOVER).map((t) => t.text.length));
+  const rows = [`${main.padEnd(width)} | ${other}`, `${"-".repeat(width)}-+-${"-".repeat(other.length)}`];
   for (const t of trace) rows.push(t.thread === MOVER ? t.text : `${" ".repeat(width)} | ${t.text}`);
   return rows.join("\n");
 }
 
 /**
- * kernel: sys_mremap(MREMAP_FIXED) racing the walker `race` names. Returns the mremap's
- * outcome; throws I10 (with the interleaving) if the walk missed a PTE or left a migration
- * entry.
+ * One race: the command's thread against the thread `race` names (a walker of the page
+ * mapped at race.mm:race.addr, or a fault there), by race.schedule. Throws I10 (with the
+ * interleaving) if a walk missed a PTE or migration left an entry. A racing fault's outcome
+ * and its place in the command's sequential order go to k.lastFault.
+ */
+export function runRace(r: Race_, main: Thread, race: Race, mainName: string): void {
+  const k = r.k;
+  k.counters.races++;
+  const threads: Thread[] = [main];
+  let other = "walker";
+  if (race.walker === "write" || race.walker === "read") {
+    other = "fault";
+    if (k.mms.has(race.mm)) {
+      r.fault = { mm: race.mm, addr: race.addr, linearized: false };
+      threads.push(faulter(r, race));
+    } else r.note(WALKER, `${race.walker}: no mm${race.mm}`);
+  } else {
+    const walker = walkerFor(r, race);
+    if (walker) threads.push(walker);
+  }
+  schedule(r, threads, race.schedule);
+  finishRace(r, mainName, other);
+  if (r.fault?.out) k.lastFault = { order: r.order ?? "after", outcome: r.fault.out, trace: k.lastRaceTrace };
+}
+
+/**
+ * kernel: sys_mremap(MREMAP_FIXED) racing the walker or fault `race` names. Returns the
+ * mremap's outcome; throws I10 (with the interleaving) if the walk missed a PTE or left a
+ * migration entry.
  */
 export function raceMremap(k: Kernel, mm: Mm, addr: number, len: number, na: number, race: Race, ops: MoveOps): Outcome {
   const r = new Race_(k);
-  k.counters.races++;
   const result: { out: Outcome } = { out: { kind: "addr", addr: na } };
-  const threads: Thread[] = [mover(r, mm, addr, len, na, result, ops)];
-  const walker = walkerFor(r, race);
-  if (walker) threads.push(walker);
-  schedule(r, threads, race.schedule);
-  finishRace(r, "mremap");
+  runRace(r, mover(r, mm, addr, len, na, result, ops), race, "mremap");
   return result.out;
 }
 
@@ -541,4 +846,3 @@ export function racesWith(k: Kernel, addr: number, len: number, newLen: number, 
   if (na < k.world.mmapBase || na + len > k.world.vpnLimit) return false;
   return !(na < addr + len && addr < na + len);
 }
-

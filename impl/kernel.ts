@@ -80,6 +80,14 @@ export class Kernel {
    * (anon-vma-chain+folio-6.14 / -6.15); undefined, every page is its own order-0 folio.
    */
   folio: FolioLayer | undefined = undefined;
+  /**
+   * Interleaving mode: the fault that raced the last command (impl/interleave.ts), what it
+   * returned, and whether it falls before or after the command in their sequential order
+   * (what the model applies first). Undefined when the last command carried no racing fault.
+   */
+  lastFault: { order: "before" | "after"; outcome: Outcome; trace?: string } | undefined = undefined;
+  /** Interleaving mode: the last race's interleaving in two columns (reports print it). */
+  lastRaceTrace: string | undefined = undefined;
   /** The era preallocates maple-tree nodes for splits, merges and fork (DesignInfo.vmaPrealloc). */
   readonly vmaPrealloc: boolean;
 

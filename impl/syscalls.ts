@@ -8,7 +8,7 @@
  * each syscall leaves behind is docs/semantics.md's "Allocation failures": fork, mmap and
  * munmap change nothing, mprotect / mlock / munlock stop at the vma that failed.
  */
-import type { Cmd, Outcome } from "../model/commands.js";
+import { type Cmd, type Outcome, type Race, raceFault } from "../model/commands.js";
 import { AllocFailure } from "./alloc.js";
 import { assert, poison } from "./assert.js";
 import type { Kernel } from "./kernel.js";
@@ -16,6 +16,8 @@ import { raceMremap, racesWith } from "./interleave.js";
 import { sysExec, validExecArgs } from "./exec.js";
 import { type ExecOps, raceExec } from "./interleave-exec.js";
 import { raceMunmap } from "./interleave-munmap.js";
+import { raceFork } from "./interleave-fork.js";
+import { raceTruncate } from "./interleave-truncate.js";
 import {
   absorb,
   adjustVma,
@@ -49,8 +51,29 @@ export function execSyscall(k: Kernel, c: Cmd): Outcome {
   }
 }
 
+/**
+ * A command whose racing fault (interleaving mode) does not run step-wise (the design races
+ * nothing, the command carries a failure point, or the move is not one that races): the
+ * command, then the fault, which comes after it.
+ */
+function faultAfter(k: Kernel, race: Race, run: () => Outcome): Outcome {
+  const out = run();
+  const fault = raceFault(race);
+  if (fault) k.lastFault = { order: "after", outcome: dispatch(k, fault) };
+  return out;
+}
+
 function dispatch(k: Kernel, c: Cmd): Outcome {
-  if (c.op === "truncate") return sysTruncate(k, c.file, c.size);
+  if (c.op === "truncate") {
+    if (!c.race) return sysTruncate(k, c.file, c.size);
+    const file = k.files[c.file];
+    if (k.designInfo.interleave && file && Number.isInteger(c.size) && c.size >= 0 && c.size <= k.world.fileMaxPages) {
+      raceTruncate(k, file, c.size, c.race);
+      return ok;
+    }
+    const race = c.race;
+    return faultAfter(k, race, () => sysTruncate(k, c.file, c.size));
+  }
   if (c.op === "reclaim") {
     k.folio?.deferredSplitScan(); // the deferred split shrinker (impl/folio.ts)
     let freed = 0;
@@ -81,6 +104,21 @@ function dispatch(k: Kernel, c: Cmd): Outcome {
       return sysMadvise(k, mm, c.addr, c.len);
     case "fork":
       if (k.mms.has(c.child)) return { kind: "skip", why: `mm${c.child} exists` };
+      if (c.race) {
+        // Interleaving mode (impl/interleave-fork.ts): dup_mmap step-wise against a fault or a walker.
+        if (k.designInfo.interleave && c.failAlloc === undefined) {
+          raceFork(k, mm, c.child, c.race, {
+            begin: () => forkBegin(k, mm, c.child),
+            dupVma: (pv, child) => dupVmaStruct(k, pv, child),
+            copyPte: (pv, cv, addr) => copyPte(k, pv, cv, addr),
+          });
+          return { kind: "ok" };
+        }
+        return faultAfter(k, c.race, () => {
+          sysFork(k, mm, c.child);
+          return { kind: "ok" };
+        });
+      }
       sysFork(k, mm, c.child);
       return { kind: "ok" };
     case "exit":
@@ -215,6 +253,10 @@ function sysMremap(k: Kernel, mm: Mm, c: Extract<Cmd, { op: "mremap" }>): Outcom
         movePte: (from, to) => movePte(k, mm, from, to),
         munmap: (start, end) => doMunmap(k, mm, start, end),
       });
+    if (c.race && raceFault(c.race)) {
+      const race = c.race;
+      return faultAfter(k, race, () => sysMremap(k, mm, { ...c, race: undefined }));
+    }
     if (!rangeMapped(mm, addr, addr + len)) return errno("EFAULT");
     doMunmap(k, mm, na, na + newLen);
     if (newLen < len) {
@@ -314,6 +356,17 @@ function growLast(k: Kernel, mm: Mm, at: number, by: number): void {
  * mmput()); the parent keeps its PTEs write-protected, which no process can observe.
  */
 function sysFork(k: Kernel, parent: Mm, childId: number): void {
+  const child = forkBegin(k, parent, childId);
+  try {
+    for (const pv of parent.vmas) dupVma(k, pv, child);
+  } catch (e) {
+    if (e instanceof AllocFailure) sysExit(k, child);
+    throw e;
+  }
+}
+
+/** dup_mm() up to the vma loop: allocate_mm(), the design's mm-level fork, __mt_dup(). */
+function forkBegin(k: Kernel, parent: Mm, childId: number): Mm {
   k.allocator.allocate("mm_struct"); // kernel: allocate_mm()
   const child = new Mm(childId);
   k.mms.set(childId, child);
@@ -325,15 +378,22 @@ function sysFork(k: Kernel, parent: Mm, childId: number): void {
   }
   try {
     if (k.vmaPrealloc) k.allocator.allocate("maple_node"); // kernel: __mt_dup() (6.8+)
-    for (const pv of parent.vmas) dupVma(k, pv, child);
   } catch (e) {
     if (e instanceof AllocFailure) sysExit(k, child);
     throw e;
   }
+  return child;
 }
 
 /** One vma of dup_mmap(): vm_area_dup(), anon_vma_fork(), link, copy_page_range(). */
 function dupVma(k: Kernel, pv: Vma, child: Mm): void {
+  const cv = dupVmaStruct(k, pv, child);
+  if (pv.vmFlags & VM_SHARED) return; // shared mappings refault from the page cache
+  for (let addr = pv.vmStart; addr < pv.vmEnd; addr++) copyPte(k, pv, cv, addr);
+}
+
+/** dup_mmap() for one vma up to copy_page_range(): vm_area_dup(), i_mmap link, anon_vma_fork(). */
+function dupVmaStruct(k: Kernel, pv: Vma, child: Mm): Vma {
   k.allocator.allocate("vm_area_struct"); // kernel: vm_area_dup()
   const cv = new Vma(child, pv.vmStart, pv.vmEnd, pv.vmPgoff, pv.vmFlags & ~VM_LOCKED, pv.vmFile);
   child.vmas.push(cv);
@@ -351,24 +411,26 @@ function dupVma(k: Kernel, pv: Vma, child: Mm): void {
     poison(cv, "vm_area_struct", "dup_mmap (ENOMEM)");
     throw e;
   }
-  if (pv.vmFlags & VM_SHARED) return; // shared mappings refault from the page cache
-  for (let addr = pv.vmStart; addr < pv.vmEnd; addr++) {
-    const pte = pv.mm.pt.get(addr);
-    if (!pte) continue;
-    if (pte.kind === "swap") {
-      const entry = k.swap.get(pte.slot);
-      assert(entry !== undefined, "KERNEL", () => `fork: swap PTE to free slot ${pte.slot}`);
-      entry.count++;
-      child.pt.set(addr, { kind: "swap", slot: pte.slot });
-      continue;
-    }
-    const page = k.pageAt(pte.pfn) as Page;
-    k.design.pageDupAtFork(page, pv, cv, addr);
-    pte.writable = false; // both sides copy-on-write
-    child.pt.set(addr, { kind: "present", pfn: pte.pfn, writable: false, dirty: pte.dirty, young: pte.young });
-    page.mapcount++;
-    page.count++;
+  return cv;
+}
+
+/** copy_page_range() for one PTE: copy_present_pte() / copy_nonpresent_pte(). */
+function copyPte(k: Kernel, pv: Vma, cv: Vma, addr: number): void {
+  const pte = pv.mm.pt.get(addr);
+  if (!pte) return;
+  if (pte.kind === "swap") {
+    const entry = k.swap.get(pte.slot);
+    assert(entry !== undefined, "KERNEL", () => `fork: swap PTE to free slot ${pte.slot}`);
+    entry.count++;
+    cv.mm.pt.set(addr, { kind: "swap", slot: pte.slot });
+    return;
   }
+  const page = k.pageAt(pte.pfn) as Page;
+  k.design.pageDupAtFork(page, pv, cv, addr);
+  pte.writable = false; // both sides copy-on-write
+  cv.mm.pt.set(addr, { kind: "present", pfn: pte.pfn, writable: false, dirty: pte.dirty, young: pte.young });
+  page.mapcount++;
+  page.count++;
 }
 
 /** kernel: exit_mmap(): zap everything, then free the vmas. */

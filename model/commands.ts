@@ -27,20 +27,43 @@ export type Prot = "r" | "rw";
 export type MapKind = "anon" | "private-file" | "shared-file";
 
 /**
- * An rmap walker racing an mremap move (interleaving mode, docs/semantics.md): `walker` runs
- * on the page mapped at (mm, addr) when the mremap starts; `schedule` says which thread takes
- * each step (0 = the mremap, 1 = the walker; past its end, the lowest runnable thread). Like
- * a failure point it is command data: generated, shrunk, printed and replayed.
+ * A second thread racing a command (interleaving mode, docs/semantics.md): an rmap walker
+ * (`migrate`, `swapout`, `referenced`) runs on the page mapped at (mm, addr) when the command starts; a
+ * fault (`write`, storing `token`, or `read`) is another thread of process mm touching addr.
+ * `schedule` says which thread takes each step (0 = the command, 1 = the racing thread; past
+ * its end, the lowest runnable thread). Commands that may carry one: mremap (MREMAP_FIXED),
+ * munmap and exec (a walker), fork and truncate (a walker or a fault). Like a failure point it is command data: generated, shrunk, printed and
+ * replayed.
  */
 export interface Race {
   /**
    * migrate: try_to_migrate + remove_migration_ptes; swapout: try_to_unmap (anonymous pages);
-   * referenced: folio_referenced(), which clears the young bits it finds.
+   * referenced: folio_referenced(), which clears the young bits it finds; write / read: a
+   * fault by another thread of mm.
    */
-  walker: "migrate" | "swapout" | "referenced";
+  walker: "migrate" | "swapout" | "referenced" | "write" | "read";
   mm: MmId;
   addr: Vpn;
+  /** The value a racing write stores (walker "write"). */
+  token?: number;
   schedule: number[];
+}
+
+/** A racing fault as the command it is when it runs alone. */
+export function raceFault(r: Race): Cmd | undefined {
+  if (r.walker === "write") return { op: "write", mm: r.mm, addr: r.addr, token: r.token ?? 0 };
+  if (r.walker === "read") return { op: "read", mm: r.mm, addr: r.addr };
+  return undefined;
+}
+
+/** The race a command carries, if any. */
+export const raceOf = (c: Cmd): Race | undefined => (c as { race?: Race }).race;
+
+/** How a race prints: ` racing write(mm1, 0x5, 7) schedule [MMWW]`. */
+export function raceToString(r: Race): string {
+  const fault = raceFault(r);
+  const who = fault ? syscallToString(fault) : `${r.walker}(page@mm${r.mm}:${hex(r.addr)})`;
+  return ` racing ${who} schedule [${r.schedule.map((t) => (t === 0 ? "M" : "W")).join("")}]`;
 }
 
 /** The failure point of a command that allocates: its n-th allocation (1-based) fails. */
@@ -86,7 +109,7 @@ export type Cmd =
   | { op: "madvise"; mm: MmId; addr: Vpn; len: number; advice: "dontneed" }
   | ({ op: "mlock"; mm: MmId; addr: Vpn; len: number } & MayFail)
   | ({ op: "munlock"; mm: MmId; addr: Vpn; len: number } & MayFail)
-  | ({ op: "fork"; mm: MmId; child: MmId } & MayFail)
+  | ({ op: "fork"; mm: MmId; child: MmId; /** Interleaving mode: a fault or walker races dup_mmap (impl/interleave-fork.ts). */ race?: Race } & MayFail)
   | { op: "exit"; mm: MmId }
   /**
    * execve(): the address space is replaced by a fresh stack of `args.length` private
@@ -97,7 +120,7 @@ export type Cmd =
   | { op: "exec"; mm: MmId; args: number[]; race?: Race }
   | ({ op: "read"; mm: MmId; addr: Vpn } & MayFail)
   | ({ op: "write"; mm: MmId; addr: Vpn; token: number } & MayFail)
-  | { op: "truncate"; file: FileId; size: number }
+  | { op: "truncate"; file: FileId; size: number; /** Interleaving mode: a fault or walker races the truncation (impl/interleave-truncate.ts). */ race?: Race }
   /** Swap out the page mapped at (mm, addr), unmapping it through the design's walk. */
   | { op: "swapout"; mm: MmId; addr: Vpn }
   /** Migrate the page mapped at (mm, addr) to another frame through the design's walk. */
@@ -206,8 +229,7 @@ export function cmdToString(c: Cmd): string {
   return n === undefined ? syscallToString(c) : `${syscallToString(c)} with the ${ordinal(n)} allocation failing`;
 }
 
-const raceToString = (r: Race | undefined): string =>
-  r ? ` racing ${r.walker}(page@mm${r.mm}:${hex(r.addr)}) schedule [${r.schedule.map((t) => (t === 0 ? "M" : "W")).join("")}]` : "";
+const raceText = (r: Race | undefined): string => (r ? raceToString(r) : "");
 
 function syscallToString(c: Cmd): string {
   switch (c.op) {
@@ -219,14 +241,14 @@ function syscallToString(c: Cmd): string {
       return `mmap(mm${c.mm}, ${range(c.addr, c.len)}, ${c.prot}, ${flags.join("|")}${backing})`;
     }
     case "munmap":
-      return `munmap(mm${c.mm}, ${range(c.addr, c.len)})${raceToString(c.race)}`;
+      return `munmap(mm${c.mm}, ${range(c.addr, c.len)})${raceText(c.race)}`;
     case "mprotect":
       return `mprotect(mm${c.mm}, ${range(c.addr, c.len)}, ${c.prot})`;
     case "mremap": {
       const dest = c.fixed ? ` → ${hex(c.newAddr ?? 0)}` : "";
       const flags = c.fixed ? " MAYMOVE|FIXED" : c.maymove ? " MAYMOVE" : "";
       const size = c.newLen === c.len ? "" : ` to ${c.newLen}`;
-      return `mremap(mm${c.mm}, ${range(c.addr, c.len)}${size}${dest}${flags})${raceToString(c.race)}`;
+      return `mremap(mm${c.mm}, ${range(c.addr, c.len)}${size}${dest}${flags})${raceText(c.race)}`;
     }
     case "madvise":
       return `madvise(mm${c.mm}, ${range(c.addr, c.len)}, DONTNEED)`;
@@ -235,17 +257,17 @@ function syscallToString(c: Cmd): string {
     case "munlock":
       return `munlock(mm${c.mm}, ${range(c.addr, c.len)})`;
     case "fork":
-      return `fork(mm${c.mm}) → mm${c.child}`;
+      return `fork(mm${c.mm}) → mm${c.child}${raceText(c.race)}`;
     case "exit":
       return `exit(mm${c.mm})`;
     case "exec":
-      return `exec(mm${c.mm}, [${c.args.join(", ")}])${raceToString(c.race)}`;
+      return `exec(mm${c.mm}, [${c.args.join(", ")}])${raceText(c.race)}`;
     case "read":
       return `read(mm${c.mm}, ${hex(c.addr)})`;
     case "write":
       return `write(mm${c.mm}, ${hex(c.addr)}, ${c.token})`;
     case "truncate":
-      return `truncate(file${c.file}, ${c.size})`;
+      return `truncate(file${c.file}, ${c.size})${raceText(c.race)}`;
     case "swapout":
       return `swapout(page@mm${c.mm}:${hex(c.addr)})`;
     case "migrate":

@@ -12,7 +12,7 @@
  * exactly as before, so existing seeds give the same sequences.
  */
 import fc from "fast-check";
-import { type Cmd, type MapKind, type Op, type Outcome, type Race, allOps, failableOps } from "../model/commands.js";
+import { type Cmd, type MapKind, type Op, type Outcome, type Race, allOps, failAllocOf, failableOps } from "../model/commands.js";
 import type { ModelState } from "../model/semantic.js";
 import { execArgPagesMax, type World } from "../model/world.js";
 
@@ -160,10 +160,11 @@ export class MoveHistory {
  * The command resolved from choice i, with the race the plan draws for it, if any. Half of
  * the raced moves in an mm that moved a range before move that range back where it came from.
  */
-export function withRace(plan: Plan, i: number, cmd: Cmd, history?: MoveHistory, vpnLimit?: number): Cmd {
+export function withRace(plan: Plan, i: number, cmd: Cmd, history?: MoveHistory, model?: ModelState, vpnLimit?: number): Cmd {
   const rate = plan.raceRate ?? 0;
   const draw = plan.races?.[i];
   if (rate <= 0 || draw === undefined) return cmd;
+  if (cmd.op === "fork" || cmd.op === "truncate") return model ? withOtherRace(cmd, draw, rate, model) : cmd;
   if (cmd.op === "exec" && vpnLimit !== undefined && cmd.args.length > 0) {
     // exec's stack move races migration (B11) or folio_referenced, on an argument page named
     // by its address in the temporary stack, which ends at vpnLimit (impl/exec.ts).
@@ -199,6 +200,35 @@ const scheduleOf = (runs: readonly number[]): number[] => runs.flatMap((n, j) =>
 function walkerOf(w: number, swapout: boolean): Race["walker"] {
   if (swapout && w % 3 === 2) return "swapout";
   return (w >>> 10) % 5 === 0 ? "referenced" : "migrate";
+}
+
+/**
+ * A fork or truncate with the race the plan draws for it (impl/interleave-fork.ts,
+ * impl/interleave-truncate.ts): a fault (a write twice as often as a read) or, for a third
+ * of them, migration, at a page the parent maps (fork) or a page some process maps from the
+ * truncated file (truncate). A fork with a failure point does not race.
+ */
+function withOtherRace(cmd: Extract<Cmd, { op: "fork" | "truncate" }>, draw: RaceDraw, rate: number, model: ModelState): Cmd {
+  if (draw[0] < failScale * (1 - rate) || failAllocOf(cmd) !== undefined) return cmd;
+  const [, w, runs] = draw;
+  // Half of these schedules start with the racing thread: a fault that gets in before the
+  // command's first step (truncate's is i_size_write) is where the fault-side races are.
+  const first = (w >>> 20) & 1;
+  const schedule = runs.flatMap((n, j) => Array.from({ length: n }, () => (j + first) % 2));
+  const places: [number, number][] = [];
+  for (const [id, pages] of Object.entries(model.mms)) {
+    if (cmd.op === "fork" && Number(id) !== cmd.mm) continue;
+    for (const [a, p] of Object.entries(pages)) {
+      if (cmd.op === "truncate" && (p.kind === "anon" || p.file !== cmd.file)) continue;
+      places.push([Number(id), Number(a)]);
+    }
+  }
+  const place = places[(w >>> 4) % Math.max(1, places.length)];
+  if (!place) return cmd;
+  const kind = w % 6;
+  const walker: Race["walker"] = kind < 3 ? "write" : kind < 5 ? "read" : "migrate";
+  const race: Race = { walker, mm: place[0], addr: place[1], ...(walker === "write" ? { token: 500 + ((w >>> 12) % 500) } : {}), schedule };
+  return { ...cmd, race };
 }
 
 /** The command resolved from choice i, with the failure point the plan draws for it, if any. */

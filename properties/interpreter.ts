@@ -2,7 +2,18 @@
  * The one interpreter: applies each command to the reference model and to kernel+design,
  * compares what the caller observes, and runs the checkers after the step.
  */
-import { type Cmd, type Outcome, cmdToString, failAllocOf, isInvisible, outcomeToString, sameOutcome } from "../model/commands.js";
+import {
+  type Cmd,
+  type Outcome,
+  type Race,
+  cmdToString,
+  failAllocOf,
+  isInvisible,
+  outcomeToString,
+  raceFault,
+  raceOf,
+  sameOutcome,
+} from "../model/commands.js";
 import {
   type AllocFailed,
   type ModelState,
@@ -114,7 +125,9 @@ export class Session {
    * its failing allocation was reached, and how far a range command got, is what the model
    * takes from the kernel (model/semantic.ts AllocFailed).
    */
-  private applyBoth(cmd: Cmd): { model: Outcome; kernel: Outcome | Violation } {
+  private applyBoth(cmd: Cmd): { model: Outcome; kernel: Outcome | Violation; fault?: Violation } {
+    const race = raceOf(cmd);
+    if (race && (race.walker === "write" || race.walker === "read")) return this.applyRacingFault(cmd, race);
     if (failAllocOf(cmd) === undefined) {
       const model = this.applyModel(cmd);
       // The model decides what does not apply; the kernel never sees it.
@@ -127,10 +140,47 @@ export class Session {
     return { model: this.applyModel(cmd, alloc.fired ? { stoppedAt: alloc.stoppedAt } : undefined), kernel };
   }
 
+  /**
+   * A command raced by a fault (interleaving mode): the kernel runs both threads and says
+   * where the fault falls in the command's sequential order (Kernel.lastFault); the model
+   * applies the two in that order, and the fault's outcome is compared like a command's.
+   */
+  private applyRacingFault(cmd: Cmd, race: Race): { model: Outcome; kernel: Outcome | Violation; fault?: Violation } {
+    const skip = skipOf(this.model, cmd);
+    if (skip) return { model: this.applyModel(cmd), kernel: skip };
+    this.kernel.lastFault = undefined;
+    const kernel = this.applyKernel(cmd);
+    const ran = this.kernel.lastFault as Kernel["lastFault"];
+    this.kernel.lastFault = undefined;
+    const faultCmd = raceFault(race) as Cmd;
+    if ("invariant" in kernel || ran === undefined) return { model: this.applyModel(cmd), kernel };
+    let model: Outcome;
+    let faultOut: Outcome;
+    if (ran.order === "before") {
+      faultOut = this.applyModel(faultCmd);
+      model = this.applyModel(cmd);
+    } else {
+      model = this.applyModel(cmd);
+      faultOut = this.applyModel(faultCmd);
+    }
+    // The caller recounts for cmd; the fault's process and pages are recounted here.
+    if (faultOut.kind !== "skip") this.census.after(this.model, faultCmd);
+    if (sameOutcome(faultOut, ran.outcome)) return { model, kernel };
+    const fault: Violation = {
+      invariant: "SEMANTIC",
+      message: `${cmdToString(cmd)}: the racing ${cmdToString(faultCmd)} (${ran.order} it) returned ${outcomeToString(ran.outcome)}, the model says ${outcomeToString(faultOut)}${ran.trace ? `\n${ran.trace}` : ""}`,
+      expected: outcomeToString(faultOut),
+      actual: outcomeToString(ran.outcome),
+    };
+    return { model, kernel, fault };
+  }
+
   /** Apply one command to both sides; a Violation if they disagree or a checker fails. */
   apply(cmd: Cmd): { record: StepRecord; violation?: Violation } {
     const index = this.steps++;
-    const full = index % this.checkEvery === 0 || cmd.op === "truncate" || cmd.op === "reclaim" || cmd.op === "exit" || cmd.op === "exec";
+    const raced = raceOf(cmd) !== undefined;
+    if (raced) this.kernel.lastRaceTrace = undefined;
+    const full = index % this.checkEvery === 0 || cmd.op === "truncate" || cmd.op === "reclaim" || cmd.op === "exit" || cmd.op === "exec" || raced;
     const touched = !full && this.incremental ? this.touchedBefore(cmd) : undefined;
     const walks = this.kernel.counters.walks;
     const both = this.applyBoth(cmd);
@@ -141,6 +191,7 @@ export class Session {
     }
     const kernelOut = both.kernel;
     const record = { index, cmd, model: modelOut, kernel: kernelOut };
+    if (both.fault) return { record, violation: both.fault };
     if (!isInvisible(cmd) && !sameOutcome(modelOut, kernelOut)) {
       return {
         record,
@@ -155,6 +206,10 @@ export class Session {
     let violation: Violation | undefined;
     if (full || (touched && this.kernel.counters.walks !== walks)) violation = checkAllFast(this.kernel, this.model, this.census);
     else if (touched) violation = checkTouchedFast(this.kernel, this.model, this.census, touched.mms, this.pfnsOf(touched.mms, touched.pfns));
+    if (violation && raced && this.kernel.lastRaceTrace) {
+      // A check that fails after a raced command: the report shows the interleaving too.
+      violation = { ...violation, message: `${violation.message}\n${this.kernel.lastRaceTrace}` };
+    }
     return violation ? { record, violation } : { record };
   }
 

@@ -11,7 +11,7 @@
  * printed counterexample is 1-minimal.
  */
 import fc from "fast-check";
-import { type Cmd, failAllocOf } from "../model/commands.js";
+import { type Cmd, type Race, failAllocOf, raceOf } from "../model/commands.js";
 import { type World, defaultWorld } from "../model/world.js";
 import type { DesignInfo } from "../impl/design.js";
 import type { CheckId } from "./checks.js";
@@ -166,7 +166,7 @@ export function executePlan(
     return { commands, failure, executed, skipped, marks, fired: allocFailures, races, racesNeedingRmapLocks };
   };
   for (const [i, choice] of plan.choices.entries()) {
-    const failure = step(withRace(plan, i, withFailure(plan, i, resolver.resolve(session.model, choice)), moves, world.vpnLimit));
+    const failure = step(withRace(plan, i, withFailure(plan, i, resolver.resolve(session.model, choice)), moves, session.model, world.vpnLimit));
     if (failure) return result(failure);
   }
   // Exits in a drawn order, with a full check after each whatever the schedule (Session.apply
@@ -236,13 +236,14 @@ function lowerFailure(cmds: readonly Cmd[], i: number, attempt: (c: Cmd[]) => bo
  */
 function shrinkRace(cmds: readonly Cmd[], i: number, attempt: (c: Cmd[]) => boolean): boolean {
   const c = cmds[i] as Cmd;
-  if ((c.op !== "mremap" && c.op !== "exec" && c.op !== "munmap") || !c.race) return false;
+  const race = raceOf(c);
+  if (!race) return false;
   const replaced = (x: Cmd) => cmds.map((y, j) => (j === i ? x : y));
-  const { race: _dropped, ...without } = c;
+  const { race: _dropped, ...without } = c as Cmd & { race?: Race };
   if (attempt(replaced(without as Cmd))) return true;
-  const s = c.race.schedule;
+  const s = race.schedule;
   for (let j = s.length - 1; j >= 0; j--) {
-    if (attempt(replaced({ ...c, race: { ...c.race, schedule: [...s.slice(0, j), ...s.slice(j + 1)] } }))) return true;
+    if (attempt(replaced({ ...c, race: { ...race, schedule: [...s.slice(0, j), ...s.slice(j + 1)] } } as Cmd))) return true;
   }
   return false;
 }

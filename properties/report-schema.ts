@@ -13,9 +13,16 @@ const prot = z.enum(["r", "rw"]);
 const range = { mm: nat, addr: nat, len: int };
 /** A command's failure point (model/commands.ts); absent in reports older than it. */
 const mayFail = { failAlloc: int.min(1).optional() };
-
-/** A command's race (interleaving mode); absent in reports older than it. */
-const raceSchema = z.object({ walker: z.enum(["migrate", "swapout", "referenced"]), mm: nat, addr: nat, schedule: z.array(int.min(0).max(1)) });
+/** Interleaving mode's race (model/commands.ts Race); absent in reports older than it. */
+const race = z
+  .object({
+    walker: z.enum(["migrate", "swapout", "referenced", "write", "read"]),
+    mm: nat,
+    addr: nat,
+    token: int.optional(),
+    schedule: z.array(int.min(0).max(1)),
+  })
+  .optional();
 
 export const cmdSchema = z.discriminatedUnion("op", [
   z.object({
@@ -28,7 +35,7 @@ export const cmdSchema = z.discriminatedUnion("op", [
     pgoff: int.optional(),
     ...mayFail,
   }),
-  z.object({ op: z.literal("munmap"), ...range, race: raceSchema.optional(), ...mayFail }),
+  z.object({ op: z.literal("munmap"), ...range, race, ...mayFail }),
   z.object({ op: z.literal("mprotect"), ...range, prot, ...mayFail }),
   z.object({
     op: z.literal("mremap"),
@@ -37,17 +44,17 @@ export const cmdSchema = z.discriminatedUnion("op", [
     maymove: z.boolean(),
     fixed: z.boolean(),
     newAddr: nat.optional(),
-    race: raceSchema.optional(),
+    race,
   }),
   z.object({ op: z.literal("madvise"), ...range, advice: z.literal("dontneed") }),
   z.object({ op: z.literal("mlock"), ...range, ...mayFail }),
   z.object({ op: z.literal("munlock"), ...range, ...mayFail }),
-  z.object({ op: z.literal("fork"), mm: nat, child: nat, ...mayFail }),
+  z.object({ op: z.literal("fork"), mm: nat, child: nat, race, ...mayFail }),
   z.object({ op: z.literal("exit"), mm: nat }),
-  z.object({ op: z.literal("exec"), mm: nat, args: z.array(int), race: raceSchema.optional() }),
+  z.object({ op: z.literal("exec"), mm: nat, args: z.array(int), race }),
   z.object({ op: z.literal("read"), mm: nat, addr: nat, ...mayFail }),
   z.object({ op: z.literal("write"), mm: nat, addr: nat, token: int, ...mayFail }),
-  z.object({ op: z.literal("truncate"), file: nat, size: int }),
+  z.object({ op: z.literal("truncate"), file: nat, size: int, race }),
   z.object({ op: z.literal("swapout"), mm: nat, addr: nat }),
   z.object({ op: z.literal("migrate"), mm: nat, addr: nat, ...mayFail }),
   z.object({ op: z.literal("reclaim"), pages: nat }),

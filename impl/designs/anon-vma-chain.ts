@@ -750,6 +750,7 @@ export function makeAnonVmaChain(
       summary: "anon-vma-chain with 6.16's vma merging: a moved range merges into an unfaulted neighbour, which adopts its chain",
       mutants: ["pre-61f67c230a5e"],
       interleave: true,
+      perVmaLock: true,
       create: (k, mutant) => new AnonVmaChainDesign(k, rule, createIMmap, mutant, merge),
     };
   }
@@ -766,6 +767,8 @@ export function makeAnonVmaChain(
         : ["clone-before-assign", "b2-clone-error-keeps-anon-vma"],
     vmaPrealloc: rule === "6.0",
     interleave: true,
+    // 6.0 rules stand for today's kernel (maple tree, 6.1+); per-VMA locks are 6.4+.
+    perVmaLock: rule === "6.0",
     create: (k, mutant) => new AnonVmaChainDesign(k, rule, createIMmap, mutant),
   };
 }

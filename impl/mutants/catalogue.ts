@@ -404,6 +404,35 @@ export const catalogue: MutantEntry[] = [
     quick: true,
     interleave: 1,
   },
+  {
+    id: "H11",
+    design: "anon-vma-chain",
+    quirks: ["fork-no-vma-lock"],
+    correct: "anon-vma-chain",
+    title: "fork copies a vma a per-VMA-locked fault is changing: the child maps a page whose anon_vma its vma is not on",
+    story:
+      "6.4 let page faults run under a per-VMA lock instead of mmap_lock (lock_vma_under_rcu(); x86: 0bff0aaea03e, \"x86/mm: try VMA lock-based page fault handling first\"), but dup_mmap() did not write-lock the parent's vmas, so a fault could run while fork copied them. Jiri Slaby, Holger Hoffstätte and Jacob Young reported memory corruption (kernel bugzilla 217624); Suren Baghdasaryan's fb49c455323f (\"fork: lock VMAs of the parent process when forking\", 6.5-rc1, and 6.4.2) write-locks every parent vma before it is copied, and \"mm: disable CONFIG_PER_VMA_LOCK until its fixed\" went in beside it. Its message as merged: a fault on a page fork just made read-only can run wp_page_copy() and anon_vma_prepare() on the source vma, \"defeating the anon_vma_clone() that wasn't done because the parent vma originally didn't have an anon_vma, but we now might end up copying a pte entry for a page that has one\". The planted bug skips that vma_start_write(): a write fault in a never-faulted anonymous vma, between anon_vma_fork() (nothing to clone) and copy_page_range(), gives the child a PTE of a page whose anon_vma its vma is not linked to; the walk of that page misses the child (I1), and migration or swap-out would leave the child's PTE behind.",
+    invariants: ["I1", "I6"],
+    minimal: [anon(1, 4, 2), { op: "fork", mm: 1, child: 2, race: { walker: "write", mm: 1, addr: 5, token: 7, schedule: [0, 0, 1, 1, 1] } }],
+    quick: false,
+    interleave: 1,
+  },
+  {
+    id: "H13",
+    design: "anon-vma-chain",
+    quirks: ["fault-no-page-lock"],
+    correct: "anon-vma-chain",
+    title: "a file fault maps its page without holding the page lock from the i_size check on: truncate removes the page in between",
+    story:
+      "Andrea Arcangeli identified the race between truncation (or invalidation) and do_no_page(): between unmap_mapping_range() shooting down a page's PTEs and truncate_inode_pages() dropping it from the page cache, a fault could look the page up, pass the i_size check and map it just before it went, leaving a PTE to a page beyond EOF that is no longer in the file. An open-coded seqlock on mapping->truncate_count covered truncation; Nick Piggin's d00806b18315 (\"mm: fix fault vs invalidate race for linear mappings\", 2.6.23; read in the posted patch) replaced it with the page lock: ->nopage (today filemap_fault()) returns the page locked and rechecks i_size under the lock, do_no_page() (today finish_fault()) unlocks it only once the PTE is in place, and truncate_inode_pages() unmaps a page still mapped while it holds the lock. The planted bug drops the page lock on the fault side and keeps no truncate_count: a fault checks i_size, truncate sets the new size, unmaps, removes the page and unmaps again, then the fault maps the removed page; the process reads a page the model says is past the end of the file (SEMANTIC).",
+    invariants: ["SEMANTIC"],
+    minimal: [
+      { op: "mmap", mm: 1, addr: 4, len: 3, kind: "shared-file", prot: "rw", fixed: true, file: 0, pgoff: 0 },
+      { op: "truncate", file: 0, size: 1, race: { walker: "read", mm: 1, addr: 6, schedule: [1, 1] } },
+    ],
+    quick: false,
+    interleave: 1,
+  },
   // --- Large folios (impl/folio.ts, docs/folios.md): order 2 stands in for PMD order. ---
   {
     id: "F1",
