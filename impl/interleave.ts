@@ -1,13 +1,16 @@
 /*
  * Interleaving mode: an rmap walk (migration's or reclaim's) racing an mremap move, one step
  * at a time, under the locks the kernel takes, in the order a schedule (command data) says.
+ * The same machinery races exec's stack move (impl/interleave-exec.ts) and munmap
+ * (impl/interleave-munmap.ts) against the same walkers.
  *
  * Two threads. The mover is mremap(MREMAP_FIXED) made step-wise: take mmap_lock and unmap
  * the destination, copy_vma() (or its merge into a neighbour), move_ptes() one PTE per step
  * between take_rmap_locks()/drop_rmap_locks() when need_rmap_locks says so, unmap the source.
- * The walker is try_to_unmap() (reclaim's swap-out) or migration's two walks (try_to_migrate()
- * installing migration entries, remove_migration_ptes() replacing them), one vma per step,
- * holding the page's rmap lock for reading across each walk as rmap_walk() does.
+ * The walker is try_to_unmap() (reclaim's swap-out), migration's two walks (try_to_migrate()
+ * installing migration entries, remove_migration_ptes() replacing them) or folio_referenced()
+ * (reclaim's aging: clears young bits), one vma per step, holding the page's rmap lock for
+ * reading across each walk as rmap_walk() does, and a reference on the page throughout.
  *
  * Lock order (as mm/rmap.c states it), and who takes what here:
  *
@@ -28,11 +31,16 @@
  *
  * Planted kernel bugs (Kernel.quirks): "need-rmap-locks-false" (B8: copy_vma's merge case
  * claims the destination is walked after the source), "move-ptes-no-anon-vma-lock"
- * (take_rmap_locks() takes i_mmap_rwsem but not the anon_vma lock, undoing 108d6642ad81).
+ * (take_rmap_locks() takes i_mmap_rwsem but not the anon_vma lock, undoing 108d6642ad81),
+ * "exec-migrates-temporary-stack" (B11: try_to_migrate() does not skip exec's temporary stack,
+ * undoing a8bef8ff6ea1), "munmap-unlink-without-rmap-locks" (H9, impl/interleave-munmap.ts),
+ * "referenced-without-reference" (folio_referenced() walks a page it holds no reference on).
  *
  * I10: a walk that started before a concurrent move finds every PTE of its page in its old or
- * new place (after try_to_unmap / try_to_migrate the page is mapped by no PTE), and migration
- * never leaves a migration entry behind. A migration entry lives in its PTE slot; here it is
+ * new place (after try_to_unmap / try_to_migrate the page is mapped by no PTE; after
+ * folio_referenced none is young), except inside exec's temporary stack, which migration skips
+ * on purpose and reclaim may miss (mappedInTemporaryStack), and migration never leaves a
+ * migration entry behind. A migration entry lives in its PTE slot; here it is
  * kept beside the page table (`migrationEntries`) while the race runs, and none may remain.
  *
  * The walk's order is the design's: its walk() with every PTE test answered yes lists the
@@ -42,11 +50,16 @@
  * anon-vma's 2.6.7 head-of-list links fail I10 (catalogue H8), as 2.6.17-rc's swapless
  * migration found (Hugh Dickins's list_add_tail fix).
  *
+ * Step-wise today: MREMAP_FIXED moves (here), exec's setup_arg_pages() (vma_expand,
+ * move_page_tables one PTE a step, vma_shrink), munmap (split, zap one PTE a step, unlink and
+ * free one vma a step); walkers: try_to_unmap, try_to_migrate + remove_migration_ptes,
+ * folio_referenced.
+ *
  * Simplified: one PTE lock per mm (split PTE locks only narrow the critical sections, each
  * of which is one step here); the move is one move_ptes() call per source vma (our address
  * spaces fit in one PMD); only MREMAP_FIXED moves of an unchanged length race (other mremaps
- * run as in sequential mode and no walker runs); no per-VMA lock; page_referenced, truncate,
- * fork's copy, munmap and exec's shift_arg_pages are not step-wise.
+ * run as in sequential mode and no walker runs); no per-VMA lock; folio_referenced() waits for
+ * its lock where 5.17+ only tries it; truncate and fork's copy are not step-wise.
  */
 import type { Outcome, Race } from "../model/commands.js";
 import { assert } from "./assert.js";
