@@ -17,8 +17,8 @@
  * Thread 1 is a walker or a fault. The walkers are try_to_unmap() (reclaim's swap-out),
  * folio_referenced() (reclaim's aging) and migration's two walks (try_to_migrate() installing
  * migration entries, remove_migration_ptes() replacing them), one vma per step, holding the page's rmap lock for
- * reading across each walk as rmap_walk() does, and the page's lock across the whole
- * operation. The fault (faulter() below) is another thread of a process touching one address:
+ * reading across each walk as rmap_walk() does, a reference on the page throughout, and (migration,
+ * swap-out) the page's lock across the whole operation. The fault (faulter() below) is another thread of a process touching one address:
  * lock_vma_under_rcu() (or mmap_read_lock()), anon_vma_prepare(), then the PTE install under
  * the PTE lock (file pages: filemap_fault() finds and locks the page and checks i_size, then
  * finish_fault() maps it).
@@ -66,11 +66,16 @@
  * (take_rmap_locks() takes i_mmap_rwsem but not the anon_vma lock, undoing 108d6642ad81),
  * "fork-no-vma-lock" (H11: dup_mmap() without vma_start_write(), undoing fb49c455323f),
  * "fault-no-page-lock" (H13: a file fault does not hold the page lock from its i_size check to
- * its PTE install, undoing d00806b18315).
+ * its PTE install, undoing d00806b18315),
+ * "exec-migrates-temporary-stack" (B11: try_to_migrate() does not skip exec's temporary stack,
+ * undoing a8bef8ff6ea1), "munmap-unlink-without-rmap-locks" (H9, impl/interleave-munmap.ts),
+ * "referenced-without-reference" (folio_referenced() walks a page it holds no reference on).
  *
  * I10: a walk that started before a concurrent move finds every PTE of its page in its old or
- * new place (after try_to_unmap / try_to_migrate the page is mapped by no PTE), and migration
- * never leaves a migration entry behind. A migration entry lives in its PTE slot; here it is
+ * new place (after try_to_unmap / try_to_migrate the page is mapped by no PTE; after
+ * folio_referenced none is young), except inside exec's temporary stack, which migration skips
+ * on purpose and reclaim may miss (mappedInTemporaryStack), and migration never leaves a
+ * migration entry behind. A migration entry lives in its PTE slot; here it is
  * kept beside the page table (`migrationEntries`) while the race runs, and none may remain.
  * A racing fault is checked against the model: the command decides where the fault falls in
  * their sequential order (Race_.commit, Race_.linearize; Kernel.lastFault), the model applies
@@ -83,6 +88,11 @@
  * anon-vma's 2.6.7 head-of-list links fail I10 (catalogue H8), as 2.6.17-rc's swapless
  * migration found (Hugh Dickins's list_add_tail fix); so does a fork racing a walk there.
  *
+ * Step-wise today: MREMAP_FIXED moves (here), exec's setup_arg_pages() (vma_expand,
+ * move_page_tables one PTE a step, vma_shrink), munmap (split, zap one PTE a step, unlink and
+ * free one vma a step); walkers: try_to_unmap, try_to_migrate + remove_migration_ptes,
+ * folio_referenced.
+ *
  * Simplified: one PTE lock per mm (split PTE locks only narrow the critical sections, each
  * of which is one step here); the move is one move_ptes() call per source vma (our address
  * spaces fit in one PMD); only MREMAP_FIXED moves of an unchanged length race (other mremaps
@@ -90,8 +100,8 @@
  * command; anon_vma_prepare() takes only the PTE lock (not the anon_vma lock of a reused
  * neighbour's anon_vma); a fault's allocation and PTE install are one step (the kernel
  * rechecks the PTE under the lock after allocating: splitting them adds only the back-off);
- * faults race fork, truncate and mremap only (munmap and exec race walkers); a command with a
- * failure point does not race.
+ * faults race fork, truncate and mremap only (munmap and exec race walkers); folio_referenced()
+ * waits for its lock where 5.17+ only tries it; a command with a failure point does not race.
  */
 import type { Outcome, Race } from "../model/commands.js";
 import { assert } from "./assert.js";
