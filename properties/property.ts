@@ -11,7 +11,7 @@
  * printed counterexample is 1-minimal.
  */
 import fc from "fast-check";
-import { type Cmd, type Race, failAllocOf, raceOf } from "../model/commands.js";
+import { type Cmd, type Op, type Race, failAllocOf, raceOf } from "../model/commands.js";
 import { type World, defaultWorld } from "../model/world.js";
 import type { DesignInfo } from "../impl/design.js";
 import type { CheckId } from "./checks.js";
@@ -31,6 +31,8 @@ export interface PropertyOptions {
   readonly failAlloc?: number;
   /** Interleaving mode: probability that a MREMAP_FIXED move races an rmap walker. */
   readonly interleave?: number;
+  /** Interleaving mode: the commands that may race (absent: mremap, fork and truncate). */
+  readonly raceOps?: readonly Op[];
   readonly world?: World;
   readonly checkEvery?: number;
   readonly incremental?: boolean;
@@ -281,7 +283,7 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
   const stats = emptyStats();
   const shrinkBudget = opts.shrinkBudget ?? defaultShrinkBudget;
   let shrinkCalls = 0;
-  const property = fc.property(planArbitrary({ maxCommands, swarm: opts.swarm ?? true, failAlloc: opts.failAlloc, interleave: opts.interleave }), (plan) => {
+  const property = fc.property(planArbitrary({ maxCommands, swarm: opts.swarm ?? true, failAlloc: opts.failAlloc, interleave: opts.interleave, raceOps: opts.raceOps }), (plan) => {
     if (stopped) return true;
     // Past the budget every candidate "passes", which ends fast-check's shrink deterministically.
     if (first !== undefined && ++shrinkCalls > shrinkBudget) return true;
