@@ -87,7 +87,7 @@ export interface CampaignStats {
   /** Commands that carried a failure point, and those whose failing allocation was reached. */
   failurePoints: number;
   failuresFired: number;
-  /** Interleaving mode: mremap moves raced by a walk, and those whose copy_vma merged into a neighbour the walk visits first. */
+  /** Interleaving mode: commands raced by a walk or a fault, and the mremap moves whose copy_vma merged into a neighbour the walk visits first. */
   races: number;
   racesNeedingRmapLocks: number;
 }
