@@ -242,7 +242,7 @@ function printStats(stats: CampaignStats, coverage: CoverageCounts, runs: number
   const l = s.sequenceLength;
   console.log(`  sequence length: min ${l.min}, median ${l.median}, p90 ${l.p90}, max ${l.max}; skipped ${s.skipped} (${(100 * s.skipRate).toFixed(2)}%)`);
   if (s.failurePoints > 0) console.log(`  allocation failures: ${s.failurePoints} failure points, ${s.failuresFired} reached (the rest named an allocation the command never made)`);
-  if (s.races > 0) console.log(`  interleaving: ${s.races} mremap moves raced a walk, ${s.racesNeedingRmapLocks} of them merged into a neighbour the walk visits first (need_rmap_locks)`);
+  if (s.races > 0) console.log(`  interleaving: ${s.races} commands (mremap moves, forks, truncates) raced a walk or a fault, ${s.racesNeedingRmapLocks} moves merged into a neighbour the walk visits first (need_rmap_locks)`);
   console.log(`  coverage (runs reaching each mark, of ${runs}):`);
   for (const m of requiredMarks) console.log(`    ${m.padEnd(28)} ${String(coverage[m]).padStart(7)}`);
 }

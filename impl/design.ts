@@ -205,7 +205,7 @@ export class Counters {
   swapinsByOtherMm = 0;
   /** PTEs zapped by truncate. */
   truncateZaps = 0;
-  /** Interleaving mode: mremap moves raced by an rmap walker (impl/interleave.ts). */
+  /** Interleaving mode: commands (mremap moves, forks, truncates) raced by a walker or a fault (impl/interleave.ts). */
   races = 0;
   /** Of those, copy_vma merges into a neighbour that the walk visits first (need_rmap_locks). */
   racesNeedingRmapLocks = 0;

@@ -31,6 +31,8 @@ export interface Plan {
   /** Interleaving mode: this run's race rate (swarm: 0 in some runs) and a draw per choice. */
   readonly raceRate?: number;
   readonly races?: readonly RaceDraw[];
+  /** Interleaving mode: the commands that may race (absent: mremap, fork and truncate). */
+  readonly raceOps?: readonly Op[];
 }
 
 /**
@@ -83,8 +85,10 @@ export interface PlanOptions {
   readonly swarm: boolean;
   /** Probability that a command which allocates gets a failure point (0 or absent: off). */
   readonly failAlloc?: number;
-  /** Probability that a MREMAP_FIXED move races an rmap walker (0 or absent: off). */
+  /** Probability that a MREMAP_FIXED move, a fork or a truncate races a second thread (0 or absent: off). */
   readonly interleave?: number;
+  /** The commands that may race (absent: all three); a catalogue entry's hunt names its own. */
+  readonly raceOps?: readonly Op[];
 }
 
 const choiceArb = fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat());
@@ -136,7 +140,10 @@ function raceArbitrary(opts: PlanOptions, plan: fc.Arbitrary<Plan>): fc.Arbitrar
     fc.array(raceRunArb, { minLength: 1, maxLength: raceRunsMax }),
   );
   const races = fc.array(draw, { minLength: opts.maxCommands, maxLength: opts.maxCommands });
-  return fc.record({ plan, raceRate, races }).map(({ plan: base, raceRate: rate, races: draws }) => ({ ...base, raceRate: rate, races: draws }));
+  const raceOps = opts.raceOps;
+  return fc
+    .record({ plan, raceRate, races })
+    .map(({ plan: base, raceRate: rate, races: draws }) => ({ ...base, raceRate: rate, races: draws, ...(raceOps ? { raceOps } : {}) }));
 }
 
 /**
@@ -163,7 +170,7 @@ export class MoveHistory {
 export function withRace(plan: Plan, i: number, cmd: Cmd, history?: MoveHistory, model?: ModelState, vpnLimit?: number): Cmd {
   const rate = plan.raceRate ?? 0;
   const draw = plan.races?.[i];
-  if (rate <= 0 || draw === undefined) return cmd;
+  if (rate <= 0 || draw === undefined || (plan.raceOps && !plan.raceOps.includes(cmd.op))) return cmd;
   if (cmd.op === "fork" || cmd.op === "truncate") return model ? withOtherRace(cmd, draw, rate, model) : cmd;
   if (cmd.op === "exec" && vpnLimit !== undefined && cmd.args.length > 0) {
     // exec's stack move races migration (B11) or folio_referenced, on an argument page named

@@ -32,3 +32,24 @@ describe("interleaving mode: shrinking", () => {
     expect(race.race.schedule).toEqual([0, 0, 1, 1]);
   });
 });
+
+describe("interleaving mode: shrinking a fork's race", () => {
+  it("anon-vma-chain+fork-no-vma-lock: a long schedule comes back as fork's two steps, then the fault's three", () => {
+    const design = findDesign("anon-vma-chain");
+    if (!design) throw new Error("anon-vma-chain");
+    const long = [0, 0, 1, 0, 1, 1, 0, 0, 1, 0, 1, 0];
+    const cmds: Cmd[] = [
+      { op: "mmap", mm: 1, addr: 4, len: 2, kind: "anon", prot: "rw", fixed: true },
+      { op: "mmap", mm: 1, addr: 20, len: 1, kind: "anon", prot: "rw", fixed: true },
+      { op: "fork", mm: 1, child: 2, race: { walker: "write", mm: 1, addr: 5, token: 7, schedule: long } },
+      { op: "read", mm: 2, addr: 5 },
+    ];
+    const { commands, result } = minimize(cmds, "I1", { design, quirks: ["fork-no-vma-lock"] });
+    expect(result.failure?.invariant).toBe("I1");
+    expect(commands.map((c) => c.op)).toEqual(["mmap", "fork"]);
+    const fork = commands.at(-1);
+    if (fork?.op !== "fork" || !fork.race) throw new Error("the race was dropped");
+    // mmap_write_lock + dup_mm, dup of the vma; then the fault: lookup, anon_vma_prepare, install.
+    expect(fork.race.schedule).toEqual([0, 0, 1, 1, 1]);
+  });
+});

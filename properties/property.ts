@@ -11,7 +11,7 @@
  * printed counterexample is 1-minimal.
  */
 import fc from "fast-check";
-import { type Cmd, type Race, failAllocOf, raceOf } from "../model/commands.js";
+import { type Cmd, type Op, type Race, failAllocOf, raceOf } from "../model/commands.js";
 import { type World, defaultWorld } from "../model/world.js";
 import type { DesignInfo } from "../impl/design.js";
 import type { CheckId } from "./checks.js";
@@ -31,6 +31,8 @@ export interface PropertyOptions {
   readonly failAlloc?: number;
   /** Interleaving mode: probability that a MREMAP_FIXED move races an rmap walker. */
   readonly interleave?: number;
+  /** Interleaving mode: the commands that may race (absent: mremap, fork and truncate). */
+  readonly raceOps?: readonly Op[];
   readonly world?: World;
   readonly checkEvery?: number;
   readonly incremental?: boolean;
@@ -85,7 +87,7 @@ export interface CampaignStats {
   /** Commands that carried a failure point, and those whose failing allocation was reached. */
   failurePoints: number;
   failuresFired: number;
-  /** Interleaving mode: mremap moves raced by a walk, and those whose copy_vma merged into a neighbour the walk visits first. */
+  /** Interleaving mode: commands raced by a walk or a fault, and the mremap moves whose copy_vma merged into a neighbour the walk visits first. */
   races: number;
   racesNeedingRmapLocks: number;
 }
@@ -281,7 +283,7 @@ export function checkDesign(opts: PropertyOptions): PropertyResult {
   const stats = emptyStats();
   const shrinkBudget = opts.shrinkBudget ?? defaultShrinkBudget;
   let shrinkCalls = 0;
-  const property = fc.property(planArbitrary({ maxCommands, swarm: opts.swarm ?? true, failAlloc: opts.failAlloc, interleave: opts.interleave }), (plan) => {
+  const property = fc.property(planArbitrary({ maxCommands, swarm: opts.swarm ?? true, failAlloc: opts.failAlloc, interleave: opts.interleave, raceOps: opts.raceOps }), (plan) => {
     if (stopped) return true;
     // Past the budget every candidate "passes", which ends fast-check's shrink deterministically.
     if (first !== undefined && ++shrinkCalls > shrinkBudget) return true;

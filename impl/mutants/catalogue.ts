@@ -5,7 +5,7 @@
  * data. `rmapcheck hunt` searches for each one at random, without this sequence; the sequence
  * itself runs as a known-answer test (fails on the mutant, passes on the correct design).
  */
-import type { Cmd } from "../../model/commands.js";
+import type { Cmd, Op } from "../../model/commands.js";
 
 export interface MutantEntry {
   /** Primer id (D1–D4, B1, B4, B5, B9) or H1… for bugs from the kernel's history. */
@@ -38,6 +38,8 @@ export interface MutantEntry {
    * carries its schedule.
    */
   readonly interleave?: number;
+  /** A race: the commands that race when it is hunted (absent: mremap, fork and truncate). */
+  readonly raceOps?: readonly Op[];
 }
 
 const anon = (mm: number, addr: number, len: number): Cmd => ({ op: "mmap", mm, addr, len, kind: "anon", prot: "rw", fixed: true });
@@ -343,6 +345,7 @@ export const catalogue: MutantEntry[] = [
     minimal: mergeBackRace([0, 0, 1, 1]),
     quick: true,
     interleave: 1,
+    raceOps: ["mremap"],
   },
   {
     id: "H7",
@@ -356,6 +359,7 @@ export const catalogue: MutantEntry[] = [
     minimal: mergeBackRace([0, 0, 1, 1]),
     quick: false,
     interleave: 1,
+    raceOps: ["mremap"],
   },
   {
     id: "H8",
@@ -372,6 +376,7 @@ export const catalogue: MutantEntry[] = [
     ],
     quick: false,
     interleave: 1,
+    raceOps: ["mremap"],
   },
   {
     id: "B11",
@@ -416,6 +421,7 @@ export const catalogue: MutantEntry[] = [
     minimal: [anon(1, 4, 2), { op: "fork", mm: 1, child: 2, race: { walker: "write", mm: 1, addr: 5, token: 7, schedule: [0, 0, 1, 1, 1] } }],
     quick: false,
     interleave: 1,
+    raceOps: ["fork"],
   },
   {
     id: "H13",
@@ -432,6 +438,7 @@ export const catalogue: MutantEntry[] = [
     ],
     quick: false,
     interleave: 1,
+    raceOps: ["truncate"],
   },
   // --- Large folios (impl/folio.ts, docs/folios.md): order 2 stands in for PMD order. ---
   {
