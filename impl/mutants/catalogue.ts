@@ -389,6 +389,7 @@ export const catalogue: MutantEntry[] = [
     invariants: ["I10"],
     minimal: [{ op: "exec", mm: 1, args: [10], race: { walker: "migrate", mm: 1, addr: 31, schedule: [0, 1, 1, 1, 0, 1, 1] } }],
     quick: true,
+    raceOps: ["exec"],
     interleave: 1,
   },
   {
@@ -407,6 +408,7 @@ export const catalogue: MutantEntry[] = [
       { op: "munmap", mm: 1, addr: 5, len: 1, race: { walker: "migrate", mm: 1, addr: 5, schedule: [0, 0, 1, 1] } },
     ],
     quick: true,
+    raceOps: ["munmap"],
     interleave: 1,
   },
   {
