@@ -24,7 +24,7 @@
  */
 import type { Race } from "../model/commands.js";
 import { type ExecStack, execPrepare, stackDone, stackExpand, stackShrink } from "./exec.js";
-import { MOVER, Race_, type Thread, finishRace, mmRmapLocks, moveOne, schedule, walkerFor } from "./interleave.js";
+import { MOVER, Race_, type Thread, mmRmapLocks, moveOne, runRace, walkerFor } from "./interleave.js";
 import type { Kernel } from "./kernel.js";
 import type { Mm } from "./types.js";
 
@@ -70,6 +70,5 @@ export function raceExec(k: Kernel, old: Mm, args: readonly number[], race: Race
   const threads: Thread[] = [shifter(r, s, ops)];
   const walker = walkerFor(r, race);
   if (walker) threads.push(walker);
-  schedule(r, threads, race.schedule);
-  finishRace(r, "exec");
+  runRace(r, threads, race.schedule, "exec");
 }

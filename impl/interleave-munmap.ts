@@ -26,7 +26,7 @@
  * it after remove_vma() freed it (I4).
  */
 import type { Race } from "../model/commands.js";
-import { MOVER, Race_, type Thread, finishRace, mmRmapLocks, schedule, walkerFor } from "./interleave.js";
+import { MOVER, Race_, type Thread, mmRmapLocks, runRace, walkerFor } from "./interleave.js";
 import type { Kernel } from "./kernel.js";
 import { removeVma, splitAround } from "./mmap.js";
 import { type Mm, hexa } from "./types.js";
@@ -73,6 +73,5 @@ export function raceMunmap(k: Kernel, mm: Mm, start: number, end: number, race: 
   const walker = walkerFor(r, race);
   const threads: Thread[] = [unmapper(r, mm, start, end)];
   if (walker) threads.push(walker);
-  schedule(r, threads, race.schedule);
-  finishRace(r, "munmap");
+  runRace(r, threads, race.schedule, "munmap");
 }

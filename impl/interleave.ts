@@ -62,7 +62,7 @@
  * its lock where 5.17+ only tries it; truncate and fork's copy are not step-wise.
  */
 import type { Outcome, Race } from "../model/commands.js";
-import { assert } from "./assert.js";
+import { InvariantError, assert } from "./assert.js";
 import type { Kernel } from "./kernel.js";
 import { insertVma, mergeNew, rangeMapped, splitAround } from "./mmap.js";
 import { migrateCaches, migrateCopy } from "./vmscan.js";
@@ -361,6 +361,9 @@ export function* migrator(r: Race_, page: Page): Thread {
   }
   if (page.mapcount === 0) {
     target = k.allocPage();
+    // The new folio's own reference (its allocation's) until migration is done: a racing
+    // munmap may zap a PTE remove_migration_ptes() has just restored to it.
+    target.count++;
     migrateCopy(k, page, target);
     migrateCaches(k, page, target);
     r.note(WALKER, `move_to_new_folio: ${page} → ${target}`);
@@ -383,7 +386,7 @@ export function* migrator(r: Race_, page: Page): Thread {
   if (target !== page) k.counters.migrations++;
   // The new page is put back with the allocation's reference dropped: mapped by nothing (a
   // racing munmap zapped the entries) and in no cache, it is freed.
-  if (target !== page && target.count === 0) k.freePage(target, "migrate_pages (new page unmapped)");
+  if (target !== page) k.putPage(target, "migrate_pages (new folio put back)");
   k.putPage(page, "migrate_pages");
 }
 
@@ -483,6 +486,22 @@ export function walkerFor(r: Race_, race: Race): Thread | null {
   return null;
 }
 
+/**
+ * Run a race: the schedule, then finishRace(). An invariant broken inside a step (I4: a freed
+ * vma or page touched) is rethrown with the interleaving up to that step.
+ */
+export function runRace(r: Race_, threads: Thread[], plan: readonly number[], mover: string): void {
+  try {
+    schedule(r, threads, plan);
+  } catch (e) {
+    if (e instanceof InvariantError && e.invariant !== "I10") {
+      throw new InvariantError(e.invariant, `${e.detail}\n${traceColumns(r.trace, mover)}`, e.objects);
+    }
+    throw e;
+  }
+  finishRace(r, mover);
+}
+
 /** After a race: I10 (what the walk missed, migration entries left), then no lock may be held. */
 export function finishRace(r: Race_, mover: string): void {
   const left: string[] = [];
@@ -542,8 +561,7 @@ export function raceMremap(k: Kernel, mm: Mm, addr: number, len: number, na: num
   const threads: Thread[] = [mover(r, mm, addr, len, na, result, ops)];
   const walker = walkerFor(r, race);
   if (walker) threads.push(walker);
-  schedule(r, threads, race.schedule);
-  finishRace(r, "mremap");
+  runRace(r, threads, race.schedule, "mremap");
   return result.out;
 }
 
