@@ -86,7 +86,7 @@ export function buildProgram(): Command {
     .option("--max-commands <n>", "most commands per sequence", positiveInt("--max-commands"), defaultMaxCommands)
     .option("--no-swarm", "use fixed command weights instead of per-run random ones")
     .option("--fail-alloc <p>", "inject allocation failures: each command that allocates gets a failure point with probability p (swarm: off in some runs)", probabilityArg("--fail-alloc"))
-    .option("--interleave [p]", "interleaving mode: each MREMAP_FIXED move, fork and truncate races a second thread (an rmap walker, migration or swap-out, or a page fault) with probability p (default 0.5; swarm: off in some runs)", probabilityArg("--interleave"))
+    .option("--interleave [p]", "interleaving mode: each MREMAP_FIXED move, fork, truncate, exec and munmap races a second thread (an rmap walker: migration, swap-out or folio_referenced; or, for a move, fork or truncate, a page fault) with probability p (default 0.5; swarm: off in some runs)", probabilityArg("--interleave"))
     .option("--check-every <n>", "run the full checkers every n steps (always at exits)", positiveInt("--check-every"), 1)
     .option("--shrink-budget <n>", "failing candidates fast-check may try while shrinking, before command-level minimizing", positiveInt("--shrink-budget"), defaultShrinkBudget)
     .option("--time-limit <seconds>", "keep generating until this many seconds have passed (per design)", positiveInt("--time-limit"))

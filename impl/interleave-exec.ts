@@ -24,7 +24,7 @@
  */
 import type { Race } from "../model/commands.js";
 import { type ExecStack, execPrepare, stackDone, stackExpand, stackShrink } from "./exec.js";
-import { MOVER, Race_, type Thread, finishRace, mmRmapLocks, moveOne, schedule, walkerFor } from "./interleave.js";
+import { MOVER, Race_, type Thread, mmRmapLocks, moveOne, runRace } from "./interleave.js";
 import type { Kernel } from "./kernel.js";
 import type { Mm } from "./types.js";
 
@@ -66,10 +66,6 @@ function* shifter(r: Race_, s: ExecStack, ops: ExecOps): Thread {
 export function raceExec(k: Kernel, old: Mm, args: readonly number[], race: Race, ops: ExecOps): void {
   const s = execPrepare(k, old, args, ops.exitMm);
   const r = new Race_(k);
-  k.counters.races++;
-  const threads: Thread[] = [shifter(r, s, ops)];
-  const walker = walkerFor(r, race);
-  if (walker) threads.push(walker);
-  schedule(r, threads, race.schedule);
-  finishRace(r, "exec");
+  // A fault does not race exec (walkerFor() notes it): only walkers.
+  runRace(r, shifter(r, s, ops), race, "exec", false);
 }

@@ -26,7 +26,7 @@
  * it after remove_vma() freed it (I4).
  */
 import type { Race } from "../model/commands.js";
-import { MOVER, Race_, type Thread, finishRace, mmRmapLocks, schedule, walkerFor } from "./interleave.js";
+import { MOVER, Race_, type Thread, mmRmapLocks, runRace } from "./interleave.js";
 import type { Kernel } from "./kernel.js";
 import { removeVma, splitAround } from "./mmap.js";
 import { type Mm, hexa } from "./types.js";
@@ -69,10 +69,6 @@ function* unmapper(r: Race_, mm: Mm, start: number, end: number): Thread {
 /** kernel: munmap(start, end - start) racing the walker `race` names; throws I10 / I4 as the walk finds. */
 export function raceMunmap(k: Kernel, mm: Mm, start: number, end: number, race: Race): void {
   const r = new Race_(k);
-  k.counters.races++;
-  const walker = walkerFor(r, race);
-  const threads: Thread[] = [unmapper(r, mm, start, end)];
-  if (walker) threads.push(walker);
-  schedule(r, threads, race.schedule);
-  finishRace(r, "munmap");
+  // A fault does not race munmap (walkerFor() notes it): only walkers.
+  runRace(r, unmapper(r, mm, start, end), race, "munmap", false);
 }

@@ -104,7 +104,7 @@
  * waits for its lock where 5.17+ only tries it; a command with a failure point does not race.
  */
 import type { Outcome, Race } from "../model/commands.js";
-import { assert } from "./assert.js";
+import { InvariantError, assert } from "./assert.js";
 import type { Kernel } from "./kernel.js";
 import { findVma, insertVma, isShared, mergeNew, rangeMapped, splitAround } from "./mmap.js";
 import { isTemporaryStack } from "./exec.js";
@@ -506,8 +506,9 @@ export function* migrator(r: Race_, page: Page): Thread {
   const truncated = page.file !== null && page.file.pageCache.get(page.index) !== page;
   if (page.mapcount === 0 && !truncated) {
     target = k.allocPage();
-    // The new folio is locked and referenced by migration until its PTEs are back (truncate
-    // waits for it, as for the old one).
+    // The new folio is locked and referenced by migration until its PTEs are back and migration
+    // is done (truncate waits for it, as for the old one; a racing munmap may zap a PTE
+    // remove_migration_ptes() has just restored to it).
     target.count++;
     r.locks.take(WALKER, target, "write");
     migrateCopy(k, page, target);
@@ -817,12 +818,12 @@ export function traceColumns(trace: readonly { thread: number; text: string }[],
  * interleaving) if a walk missed a PTE or migration left an entry. A racing fault's outcome
  * and its place in the command's sequential order go to k.lastFault.
  */
-export function runRace(r: Race_, main: Thread, race: Race, mainName: string): void {
+export function runRace(r: Race_, main: Thread, race: Race, mainName: string, faults = true): void {
   const k = r.k;
   k.counters.races++;
   const threads: Thread[] = [main];
   let other = "walker";
-  if (race.walker === "write" || race.walker === "read") {
+  if (faults && (race.walker === "write" || race.walker === "read")) {
     other = "fault";
     if (k.mms.has(race.mm)) {
       r.fault = { mm: race.mm, addr: race.addr, linearized: false };
@@ -832,7 +833,16 @@ export function runRace(r: Race_, main: Thread, race: Race, mainName: string): v
     const walker = walkerFor(r, race);
     if (walker) threads.push(walker);
   }
-  schedule(r, threads, race.schedule);
+  try {
+    schedule(r, threads, race.schedule);
+  } catch (e) {
+    // An invariant broken inside a step (I4: a freed vma or page touched) is rethrown with the
+    // interleaving up to that step.
+    if (e instanceof InvariantError && e.invariant !== "I10") {
+      throw new InvariantError(e.invariant, `${e.detail}\n${traceColumns(r.trace, mainName, other)}`, e.objects);
+    }
+    throw e;
+  }
   finishRace(r, mainName, other);
   if (r.fault?.out) k.lastFault = { order: r.order ?? "after", outcome: r.fault.out, trace: k.lastRaceTrace };
 }
