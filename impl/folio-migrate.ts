@@ -97,16 +97,21 @@ export function splitFolio(layer: FolioLayer, f: Folio): boolean {
 }
 
 /**
- * The large folio a migration or swap-out of `page` must handle first: a partially mapped
- * folio (on the deferred split queue as such, or one whose unmapped pages the model freed) is
- * split first and its pages then move one by one ("undefined": the caller moves `page` as an
- * order-0 page; false: the split failed). A folio mapped whole is returned to be moved whole.
+ * The large folio a migration or swap-out of `page` must handle first: a folio on the
+ * deferred split queue as partially mapped is split first and its pages then move one by one
+ * ("undefined": the caller moves `page` as an order-0 page; false: the split failed).
+ * migrate_pages_batch() does so since 6.10 (Zi Yan, 7262f208ca68 "mm/migrate: split source
+ * folio if it is on deferred split list", Fixes: 616b8371539a, 4.14): before it, a partially
+ * mapped THP was migrated whole and its target never queued, the mutant migrate-partial-whole
+ * (F9). shrink_folio_list() does so for swap-out ("Split partially mapped folios right
+ * away"). Any other folio is returned to be moved whole: the pages the model freed on their
+ * own (a folio whose unmapped pages 6.15's test did not catch) stay empty slots.
  */
-function wholeOrSplit(layer: FolioLayer, page: Page): Folio | false | undefined {
+function wholeOrSplit(layer: FolioLayer, page: Page, splitPartial: boolean): Folio | false | undefined {
   const f = layer.folioOf.get(page);
   if (!f) return undefined;
   if (f.pages.some((p, i) => !f.gone[i] && (p.flags & PG_locked) !== 0)) return false;
-  if ((f.onDeferredList && f.partiallyMapped) || f.live < f.nr) {
+  if (splitPartial && f.onDeferredList && f.partiallyMapped) {
     if (!splitFolio(layer, f)) return false;
     layer.stats.splitsBeforeMove++;
     return undefined;
@@ -121,21 +126,29 @@ function wholeOrSplit(layer: FolioLayer, page: Page): Folio | false | undefined 
  * every PTE as a PTE, PageAnonExclusive carried by the entries.
  */
 export function migrateFolio(layer: FolioLayer, page: Page): boolean | undefined {
-  const f = wholeOrSplit(layer, page);
+  const f = wholeOrSplit(layer, page, layer.mutant !== "migrate-partial-whole");
   if (f === undefined || f === false) return f === false ? false : undefined;
   const k = layer.k;
-  for (const p of f.pages) p.flags |= PG_locked;
+  const live = (i: number) => !f.gone[i];
+  for (let i = 0; i < f.nr; i++) if (live(i)) (f.pages[i] as Page).flags |= PG_locked;
   const fresh: Page[] = [];
+  const unlockOld = () => {
+    for (let i = 0; i < f.nr; i++) if (live(i)) (f.pages[i] as Page).flags &= ~PG_locked;
+  };
   try {
     for (let i = 0; i < f.nr; i++) {
+      if (!live(i)) {
+        fresh.push(f.pages[i] as Page); // an empty slot (never read: gone)
+        continue;
+      }
       const p = k.allocPage();
       p.flags |= PG_locked;
       fresh.push(p);
     }
   } catch (e) {
-    for (const p of f.pages) p.flags &= ~PG_locked;
+    unlockOld();
     if (!(e instanceof AllocFailure)) throw e;
-    for (const p of fresh) k.freePage(p, "migrate_pages (ENOMEM)");
+    for (let i = 0; i < fresh.length; i++) if (live(i)) k.freePage(fresh[i] as Page, "migrate_pages (ENOMEM)");
     return false; // -ENOMEM: the folio stays where it is
   }
   const entries = unmapToEntries(layer, f);
@@ -143,6 +156,7 @@ export function migrateFolio(layer: FolioLayer, page: Page): boolean | undefined
   layer.moving = true;
   try {
     for (let i = 0; i < f.nr; i++) {
+      if (!live(i)) continue;
       const old = f.pages[i] as Page;
       const nw = fresh[i] as Page;
       // folio_migrate_copy() + folio_migrate_mapping()'s identity part.
@@ -177,6 +191,7 @@ export function migrateFolio(layer: FolioLayer, page: Page): boolean | undefined
   }
   layer.migrated(f, g);
   for (let i = 0; i < f.nr; i++) {
+    if (!live(i)) continue;
     const old = f.pages[i] as Page;
     const nw = fresh[i] as Page;
     migrateCaches(k, old, nw);
@@ -200,11 +215,12 @@ export function migrateFolio(layer: FolioLayer, page: Page): boolean | undefined
  * (try_to_unmap() fails; rmapcheck checks before it starts, as it does for order-0 pages).
  */
 export function swapOutFolio(layer: FolioLayer, page: Page, swapOutSmall: (k: Kernel, p: Page) => boolean): boolean | undefined {
-  const f = wholeOrSplit(layer, page);
+  const f = wholeOrSplit(layer, page, true);
   if (f === undefined || f === false) return f === false ? false : undefined;
   const k = layer.k;
-  for (let i = 0; i < f.nr; i++)
-    for (const m of rmapWalk(k, f.pages[i] as Page))
+  const pages = f.pages.filter((_p, i) => !f.gone[i]);
+  for (const p of pages)
+    for (const m of rmapWalk(k, p))
       if ((m.vma.vmFlags & VM_LOCKED) !== 0) {
         k.counters.unmapFailures++;
         return false;
@@ -212,7 +228,7 @@ export function swapOutFolio(layer: FolioLayer, page: Page, swapOutSmall: (k: Ke
   let all = true;
   // The pages go one after the other through the order-0 path (add_to_swap() gives the folio
   // nr slots, one per page; try_to_unmap_one() replaces each PTE by its page's entry).
-  for (const p of [...f.pages]) if (!swapOutSmall(k, p)) all = false;
+  for (const p of pages) if (!swapOutSmall(k, p)) all = false;
   if (all) layer.stats.wholeSwapouts++;
   return all;
 }

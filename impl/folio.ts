@@ -44,6 +44,7 @@ export const folioMutants = [
   "vma-address-wraps",
   "queue-fully-unmapped",
   "migrate-drops-deferred",
+  "migrate-partial-whole",
 ] as const;
 export type FolioMutant = (typeof folioMutants)[number];
 
@@ -78,13 +79,15 @@ export class Folio {
   constructor(
     readonly order: number,
     pages: Page[],
+    /** Slots with no page (a migration target of a folio whose unmapped pages were freed). */
+    gone?: readonly boolean[],
   ) {
     this.pages = pages;
-    this.pfns = pages.map((p) => p.pfn);
-    this.gone = pages.map(() => false);
+    this.gone = pages.map((_p, i) => gone?.[i] ?? false);
+    this.pfns = pages.map((p, i) => (this.gone[i] ? -1 : p.pfn));
     this.pageMapcount = pages.map(() => 0);
     this.anonExclusive = pages.map(() => false);
-    this.live = pages.length;
+    this.live = this.gone.filter((g) => !g).length;
   }
   get nr(): number {
     return this.pages.length;
@@ -627,8 +630,8 @@ export class FolioLayer {
 
   /** The target folio of a migration of `f`: the fresh pages, its PageAnonExclusive bits. */
   adopt(f: Folio, pages: Page[]): Folio {
-    const g = new Folio(f.order, pages);
-    for (const p of pages) this.folioOf.set(p, g);
+    const g = new Folio(f.order, pages, f.gone);
+    for (let i = 0; i < f.nr; i++) if (!f.gone[i]) this.folioOf.set(pages[i] as Page, g);
     for (let i = 0; i < f.nr; i++) g.anonExclusive[i] = f.anonExclusive[i] as boolean;
     return g;
   }
@@ -651,14 +654,17 @@ export class FolioLayer {
    * "mm: migrate: requeue destination folio on deferred split queue", v2 posted 2026-03-10,
    * Fixes: dafff3f4c850). Without it (6.12 until that fix: the mutant migrate-drops-deferred,
    * F8) a THP queued at fault silently drops off the queue and escapes the underused-THP
-   * shrinker.
+   * shrinker. Before 6.10 a partially mapped folio was migrated whole and its target never
+   * queued (the mutant migrate-partial-whole, F9, impl/folio-migrate.ts; it keeps the requeue
+   * of a folio queued at fault, F8's line, so that it fails only where F9's line matters).
    */
   migrated(f: Folio, g: Folio): void {
     const queued = f.onDeferredList;
     this.unqueue(f);
     for (const p of f.pages) if (this.folioOf.get(p) === f) this.folioOf.delete(p);
     g.awaitingScan = f.awaitingScan; // the checker's ghost follows the contents
-    if (queued && this.mutant !== "migrate-drops-deferred") {
+    const lost = this.mutant === "migrate-drops-deferred" || (this.mutant === "migrate-partial-whole" && f.partiallyMapped);
+    if (queued && !lost) {
       g.partiallyMapped = f.partiallyMapped;
       this.queue(g, false);
     }
