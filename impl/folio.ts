@@ -8,7 +8,8 @@
  *            entireMapcount = PMD mappings, pageMapcount[i] = PTE mappings of page i
  *            ("per-page" scheme only, 6.10–6.14), mmId[2] / mmIdMapcount[2] / shared (the
  *            MM-id slots and FOLIO_MM_IDS_SHARED_BIT, "no-page-mapcount" 6.15+),
- *            anonExclusive[i] = PageAnonExclusive of page i (5.19+), onDeferredList}
+ *            anonExclusive[i] = PageAnonExclusive of page i (5.19+), onDeferredList,
+ *            partiallyMapped = folio_test_partially_mapped() (6.12+)}
  *   pmds    per mm: PMD index → folio, an aligned naturally sized range mapped at PMD level
  *            (its nr PTEs in mm.pt stand for the one PMD entry: the model stays page-granular)
  *
@@ -19,7 +20,8 @@
  * per-page mapcount of large folios (CONFIG_NO_PAGE_MAPCOUNT)"); mm/huge_memory.c
  * __split_huge_pmd_locked(), copy_huge_pmd(), zap_huge_pmd(), move_huge_pmd(),
  * do_huge_pmd_wp_page(), vma_adjust_trans_huge(); mm/memory.c do_anonymous_page()'s
- * alloc_anon_folio() and thp_vma_suitable_order().
+ * alloc_anon_folio() and thp_vma_suitable_order(). split_folio(), whole-folio migration and
+ * whole-folio swap-out, which go through the rmap walk, are impl/folio-migrate.ts.
  */
 import { AllocFailure } from "./alloc.js";
 import { assert } from "./assert.js";
