@@ -193,3 +193,27 @@ describe("the new I14 clauses fail on a planted inconsistency", () => {
     expect(() => layer(s).check()).toThrow(/while fully unmapped/);
   });
 });
+
+describe("split_folio() fails when the rmap walk misses a mapping (folio_ref_freeze())", () => {
+  // F6's walk misses the vma the mremap made; the munmap leaves the folio partially mapped.
+  const cmds = [anon(1, 4, 4), write(1, 5, 7), { op: "mremap", mm: 1, addr: 6, len: 2, newLen: 2, maymove: true, fixed: true, newAddr: 1 } as Cmd, munmap(1, 4, 1)];
+  it("with the correct walk the shrinker splits it; with vma-address-wraps the entries go back and it stays queued", () => {
+    for (const [mutant, split] of [
+      [undefined, true],
+      ["vma-address-wraps", false],
+    ] as const) {
+      const s = new Session(d614, { mutant });
+      for (const c of cmds) s.apply(c);
+      const l = layer(s);
+      const f = folioAt(s, 1, 5) as Folio;
+      expect(f.onDeferredList && f.partiallyMapped).toBe(true);
+      const ptes = [5, 1, 2].map((a) => pfnAt(s, 1, a));
+      l.deferredSplitScan();
+      expect(l.stats.foliosSplit).toBe(split ? 1 : 0);
+      expect(l.stats.splitFailures).toBe(split ? 0 : 1);
+      expect(f.onDeferredList).toBe(!split);
+      // Either way every mapping is back in place.
+      expect([5, 1, 2].map((a) => pfnAt(s, 1, a))).toEqual(ptes);
+    }
+  });
+});
