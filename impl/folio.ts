@@ -8,7 +8,8 @@
  *            entireMapcount = PMD mappings, pageMapcount[i] = PTE mappings of page i
  *            ("per-page" scheme only, 6.10–6.14), mmId[2] / mmIdMapcount[2] / shared (the
  *            MM-id slots and FOLIO_MM_IDS_SHARED_BIT, "no-page-mapcount" 6.15+),
- *            anonExclusive[i] = PageAnonExclusive of page i (5.19+), onDeferredList}
+ *            anonExclusive[i] = PageAnonExclusive of page i (5.19+), onDeferredList,
+ *            partiallyMapped = folio_test_partially_mapped() (6.12+)}
  *   pmds    per mm: PMD index → folio, an aligned naturally sized range mapped at PMD level
  *            (its nr PTEs in mm.pt stand for the one PMD entry: the model stays page-granular)
  *
@@ -19,12 +20,14 @@
  * per-page mapcount of large folios (CONFIG_NO_PAGE_MAPCOUNT)"); mm/huge_memory.c
  * __split_huge_pmd_locked(), copy_huge_pmd(), zap_huge_pmd(), move_huge_pmd(),
  * do_huge_pmd_wp_page(), vma_adjust_trans_huge(); mm/memory.c do_anonymous_page()'s
- * alloc_anon_folio() and thp_vma_suitable_order().
+ * alloc_anon_folio() and thp_vma_suitable_order(). split_folio(), whole-folio migration and
+ * whole-folio swap-out, which go through the rmap walk, are impl/folio-migrate.ts.
  */
 import { AllocFailure } from "./alloc.js";
 import { assert } from "./assert.js";
 import type { RmapDesign } from "./design.js";
 import type { Kernel } from "./kernel.js";
+import { migrateFolio, splitFolio, swapOutFolio } from "./folio-migrate.js";
 import { findVma } from "./mmap.js";
 import { type Mm, PG_anon, PG_locked, type Page, type PresentPte, type Vma, VM_SHARED } from "./types.js";
 
@@ -41,6 +44,9 @@ export const folioMutants = [
   "pmd-unmap-not-queued",
   "slot-free-clears-shared",
   "vma-address-wraps",
+  "queue-fully-unmapped",
+  "migrate-drops-deferred",
+  "migrate-partial-whole",
 ] as const;
 export type FolioMutant = (typeof folioMutants)[number];
 
@@ -62,18 +68,28 @@ export class Folio {
   /** FOLIO_MM_IDS_SHARED_BIT ("no-page-mapcount"). */
   shared = false;
   onDeferredList = false;
+  /** folio_test_partially_mapped() (6.12+, 8422acdc97ed): queued because partially mapped. */
+  partiallyMapped = false;
+  /**
+   * Ghost state (the checker's, not the kernel's): queued at fault as a possibly underused THP
+   * (6.12+, dafff3f4c850 "mm: split underused THPs") and not yet looked at by the shrinker, so
+   * it must still be on the deferred split queue (I14).
+   */
+  awaitingScan = false;
   /** Pages of the folio not yet freed (the model frees unmapped pages one by one). */
   live: number;
   constructor(
     readonly order: number,
     pages: Page[],
+    /** Slots with no page (a migration target of a folio whose unmapped pages were freed). */
+    gone?: readonly boolean[],
   ) {
     this.pages = pages;
-    this.pfns = pages.map((p) => p.pfn);
-    this.gone = pages.map(() => false);
+    this.gone = pages.map((_p, i) => gone?.[i] ?? false);
+    this.pfns = pages.map((p, i) => (this.gone[i] ? -1 : p.pfn));
     this.pageMapcount = pages.map(() => 0);
     this.anonExclusive = pages.map(() => false);
-    this.live = pages.length;
+    this.live = this.gone.filter((g) => !g).length;
   }
   get nr(): number {
     return this.pages.length;
@@ -92,6 +108,19 @@ export class FolioStats {
   pmdZaps = 0;
   pmdMoves = 0;
   deferredQueued = 0;
+  /**
+   * Folios marked partially mapped (THP_DEFERRED_SPLIT_PAGE) while no mapping was left: the
+   * statistic Zi Yan's 6.10 fix corrected (catalogue F7); check() requires none (I14).
+   */
+  queuedUnmapped = 0;
+  /** The last folio so counted, for the message. */
+  queuedUnmappedWhat = "";
+  /** Folios migrated whole (PMD and PTE migration entries, impl/folio-migrate.ts). */
+  wholeMigrations = 0;
+  /** Folios swapped out whole (every mapping replaced by a swap entry). */
+  wholeSwapouts = 0;
+  /** Folios split by split_folio() before migration or swap-out (partially mapped). */
+  splitsBeforeMove = 0;
   /** Folios split by the deferred split shrinker (at a reclaim command). */
   foliosSplit = 0;
   /** Splits refused because the rmap walk did not account for every mapping. */
@@ -133,6 +162,14 @@ export class FolioLayer {
   readonly stats = new FolioStats();
   /** Addresses "mm:addr" whose PTE removal belongs to a PMD zap already accounted. */
   private readonly zapping = new Set<string>();
+  /**
+   * zap_present_ptes()'s batches (6.9+, folio_pte_batch() + folio_remove_rmap_ptes()): "mm:addr"
+   * → the run of PTEs of one folio, consecutive pages in one page table, it belongs to. The
+   * partial-mapping test runs once, at the run's last PTE.
+   */
+  private readonly batches = new Map<string, { f: Folio; left: number; newlyUnmapped: number }>();
+  /** Set while impl/folio-migrate.ts moves a whole folio: the per-page hooks stand aside. */
+  moving = false;
 
   constructor(
     readonly k: Kernel,
@@ -223,12 +260,28 @@ export class FolioLayer {
     return n;
   }
 
-  /** deferred_split_folio() */
-  private queue(f: Folio): void {
+  /**
+   * deferred_split_folio(folio, partially_mapped) (6.12+): a partially mapped folio is marked
+   * (and counted as THP_DEFERRED_SPLIT_PAGE) once; a folio queued at fault is queued unmarked.
+   */
+  queue(f: Folio, partially: boolean): void {
+    if (partially && !f.partiallyMapped) {
+      f.partiallyMapped = true;
+      this.stats.deferredQueued++;
+      if (f.largeMapcount === 0) {
+        this.stats.queuedUnmapped++;
+        this.stats.queuedUnmappedWhat = `${f}`;
+      }
+    }
     if (f.onDeferredList) return;
     f.onDeferredList = true;
     this.deferredSplitQueue.add(f);
-    this.stats.deferredQueued++;
+  }
+
+  /** folio_unqueue_deferred_split() */
+  unqueue(f: Folio): void {
+    this.deferredSplitQueue.delete(f);
+    f.onDeferredList = false;
   }
 
   private ptesMapped(f: Folio, mm: Mm, i: number): void {
@@ -241,14 +294,38 @@ export class FolioLayer {
 
   /** __folio_remove_rmap(RMAP_LEVEL_PTE) for one page, with the partial-mapping test. */
   private pteUnmapped(f: Folio, mm: Mm, i: number): void {
+    this.pteRemovalDone(f, this.pteDropped(f, mm, i) ? 1 : 0);
+  }
+
+  /** One PTE mapping of page i goes; true when the page has no PTE mapping left (6.14). */
+  private pteDropped(f: Folio, mm: Mm, i: number): boolean {
+    let last = false;
     if (this.scheme === "per-page") {
       f.pageMapcount[i] = (f.pageMapcount[i] as number) - 1;
-      this.stats.counterWrites += f.pageMapcount[i] === 0 ? 2 : 1;
+      last = f.pageMapcount[i] === 0;
+      this.stats.counterWrites += last ? 2 : 1;
     }
     this.subLarge(f, mm, 1);
-    if (f.entireMapcount > 0 || f.largeMapcount === 0) return;
+    return last;
+  }
+
+  /**
+   * The end of __folio_remove_rmap(RMAP_LEVEL_PTE) for `newlyUnmapped` pages of one call
+   * (folio_remove_rmap_ptes() batches a zap's run of PTEs of one folio in one page table,
+   * 6.9+): queue the folio if it is now partially mapped. 6.10+ (Zi Yan, "mm/rmap: do not add
+   * fully unmapped large folio to deferred split list", 2024-05-02) tests that something is
+   * still mapped; before it, 6.8–6.9 queued whenever a page lost its last PTE mapping
+   * (`level == RMAP_LEVEL_PTE || nr < nr_pmdmapped`), so a folio unmapped whole in one batch
+   * was queued and counted as THP_DEFERRED_SPLIT_PAGE: the mutant queue-fully-unmapped (F7).
+   */
+  private pteRemovalDone(f: Folio, newlyUnmapped: number): void {
+    if (f.entireMapcount > 0) return;
+    if (f.largeMapcount === 0) {
+      if (this.mutant === "queue-fully-unmapped" && newlyUnmapped > 0) this.queue(f, true);
+      return;
+    }
     const partially = this.scheme === "per-page" ? this.pagesMapped(f) < f.nr : f.largeMapcount < f.nr;
-    if (partially) this.queue(f);
+    if (partially && !f.partiallyMapped) this.queue(f, true);
   }
 
   private pmdMapped(f: Folio, mm: Mm): void {
@@ -265,7 +342,7 @@ export class FolioLayer {
     if (f.entireMapcount > 0 || f.largeMapcount === 0) return;
     if (this.mutant === "pmd-unmap-not-queued") return;
     const partially = this.scheme === "per-page" ? this.pagesMapped(f) < f.nr : f.largeMapcount < f.nr;
-    if (partially) this.queue(f);
+    if (partially && !f.partiallyMapped) this.queue(f, true);
   }
 
   // --- the fault path: do_anonymous_page() with alloc_anon_folio() -------------------------
@@ -313,6 +390,10 @@ export class FolioLayer {
     this.pmdMapped(f, mm);
     this.pmdTable(mm).set(start / nr, f);
     this.stats.pmdMaps++;
+    // __do_huge_pmd_anonymous_page(): deferred_split_folio(folio, false), so that the shrinker
+    // may split it if underused (6.12+, Usama Arif, dafff3f4c850 "mm: split underused THPs").
+    this.queue(f, false);
+    f.awaitingScan = true;
     return hit;
   }
 
@@ -360,8 +441,12 @@ export class FolioLayer {
    * partly inside is split first (__split_huge_pmd) and its PTEs are zapped one by one.
    */
   zapRange(vma: Vma, start: number, end: number): void {
+    this.batches.clear();
     const t = this.pmds.get(vma.mm);
-    if (!t || t.size === 0) return;
+    if (!t || t.size === 0) {
+      this.batchRuns(vma.mm, start, end);
+      return;
+    }
     const nr = this.nr;
     for (let c = Math.floor(start / nr); c * nr < end; c++) {
       const f = t.get(c);
@@ -374,6 +459,34 @@ export class FolioLayer {
         this.pmdUnmapped(f, vma.mm);
       } else this.splitPmd(vma.mm, c);
     }
+    this.batchRuns(vma.mm, start, end);
+  }
+
+  /** Register the runs of PTEs of one folio that zapRange's zap removes in one batch each. */
+  private batchRuns(mm: Mm, start: number, end: number): void {
+    const nr = this.nr;
+    let run: { f: Folio; i: number; from: number } | undefined;
+    const close = (to: number) => {
+      if (run && to - run.from >= 2) {
+        const b = { f: run.f, left: to - run.from, newlyUnmapped: 0 };
+        for (let a = run.from; a < to; a++) this.batches.set(`${mm.id}:${a}`, b);
+      }
+      run = undefined;
+    };
+    for (let a = start; a < end; a++) {
+      const e = mm.pt.get(a);
+      const p = e?.kind === "present" && !this.zapping.has(`${mm.id}:${a}`) ? this.k.pageAt(e.pfn) : null;
+      const f = p ? this.folioOf.get(p) : undefined;
+      if (!p || !f) {
+        close(a);
+        continue;
+      }
+      const i = f.pages.indexOf(p);
+      if (run && run.f === f && run.i + (a - run.from) === i && a % nr !== 0) continue;
+      close(a);
+      run = { f, i, from: a };
+    }
+    close(end);
   }
 
   /** A PTE of `page` at (vma, addr) is going (zap, COW, reclaim, swap-out). */
@@ -385,7 +498,13 @@ export class FolioLayer {
     const chunk = Math.floor(addr / this.nr);
     if (this.pmds.get(mm)?.get(chunk) === f) this.splitPmd(mm, chunk);
     const i = f.pages.indexOf(page);
-    this.pteUnmapped(f, mm, i);
+    const key = `${mm.id}:${addr}`;
+    const b = this.batches.size > 0 ? this.batches.get(key) : undefined;
+    if (b && b.f === f) {
+      this.batches.delete(key);
+      if (this.pteDropped(f, mm, i)) b.newlyUnmapped++;
+      if (--b.left === 0) this.pteRemovalDone(f, b.newlyUnmapped);
+    } else this.pteUnmapped(f, mm, i);
     // Unmapped from this mm: the page is no longer exclusive to anyone (a swap PTE carries it).
     f.anonExclusive[i] = false;
   }
@@ -454,7 +573,7 @@ export class FolioLayer {
   /** The new page of a migration takes the old page's PTE mappings; the old leaves its folio's count. */
   pageMigrate(oldPage: Page, newPage: Page): void {
     const f = this.folioOf.get(oldPage);
-    if (!f) return;
+    if (!f || this.moving) return;
     this.splitFolioPmds(oldPage);
     for (const mm of this.k.mms.values())
       for (const [addr, pte] of mm.pt) {
@@ -474,42 +593,94 @@ export class FolioLayer {
     f.gone[f.pages.indexOf(page)] = true;
     f.live--;
     if (f.live > 0) return;
-    this.deferredSplitQueue.delete(f);
-    f.onDeferredList = false;
+    this.unqueue(f);
   }
 
   /**
-   * deferred_split_scan(): the shrinker splits each queued folio that is still partially
-   * mapped (split_folio(): unmap_folio() through the rmap walk, __split_huge_page(),
-   * remap_page()). rmapcheck keeps the PTEs in place: the walk of each live page must account
-   * for every reference its mappings hold, or the split fails as the kernel's
-   * folio_ref_freeze() would (the folio stays queued). A split folio's pages become order-0
-   * pages (their reuse is then the order-0 rule); its unmapped pages were freed already.
+   * deferred_split_scan() (6.12+): each queued folio is taken off the queue; one marked
+   * partially mapped is split (split_folio(): unmap_folio() through the rmap walk,
+   * __split_huge_page(), remap_page(); impl/folio-migrate.ts splitFolio). One queued at fault
+   * (not partially mapped) would be split if thp_underused(), which is false at the default
+   * max_ptes_none (HPAGE_PMD_NR - 1): "consider it used and don't add it back to
+   * split_queue". A split that fails (the walk did not find every mapping: folio_ref_freeze()
+   * fails) leaves the folio queued. A split folio's pages become order-0 pages.
    */
   deferredSplitScan(): void {
     for (const f of [...this.deferredSplitQueue]) {
-      if (f.entireMapcount > 0) continue; // mapped by a PMD again: not partially mapped
-      let frozen = true;
-      for (let i = 0; i < f.nr && frozen; i++) {
-        if (f.gone[i]) continue;
-        const p = f.pages[i] as Page;
-        let found = 0;
-        this.inner.walk(p, (vma, addr) => {
-          if (this.mutant === "vma-address-wraps" && this.headAddressWraps(f, vma)) return true;
-          if (this.k.ptePointsTo(vma.mm, addr, p.pfn)) found++;
-          return true;
-        });
-        frozen = found === p.mapcount;
-      }
-      if (!frozen) {
-        this.stats.splitFailures++;
+      f.awaitingScan = false;
+      if (!f.partiallyMapped) {
+        this.unqueue(f);
         continue;
       }
-      this.deferredSplitQueue.delete(f);
-      f.onDeferredList = false;
-      for (let i = 0; i < f.nr; i++) if (!f.gone[i]) this.folioOf.delete(f.pages[i] as Page);
-      this.stats.foliosSplit++;
+      if (f.entireMapcount > 0) continue; // mapped by a PMD again: not partially mapped
+      if (splitFolio(this, f)) this.stats.foliosSplit++;
+      else this.stats.splitFailures++;
     }
+  }
+
+  // --- whole-folio migration and swap-out (impl/folio-migrate.ts) -------------------------
+
+  /** migrate_pages() of the folio of `page`; undefined: migrate `page` as an order-0 page. */
+  migrate(page: Page): boolean | undefined {
+    return migrateFolio(this, page);
+  }
+
+  /** shrink_folio_list() of the folio of `page`; undefined: swap `page` out as an order-0 page. */
+  swapOut(page: Page, swapOutSmall: (k: Kernel, p: Page) => boolean): boolean | undefined {
+    return swapOutFolio(this, page, swapOutSmall);
+  }
+
+  /** The target folio of a migration of `f`: the fresh pages, its PageAnonExclusive bits. */
+  adopt(f: Folio, pages: Page[]): Folio {
+    const g = new Folio(f.order, pages, f.gone);
+    for (let i = 0; i < f.nr; i++) if (!f.gone[i]) this.folioOf.set(pages[i] as Page, g);
+    for (let i = 0; i < f.nr; i++) g.anonExclusive[i] = f.anonExclusive[i] as boolean;
+    return g;
+  }
+
+  /** remove_migration_pmd(): folio_add_anon_rmap_pmd() of the target at (mm, addr's PMD). */
+  restorePmd(g: Folio, mm: Mm, addr: number): void {
+    this.pmdTable(mm).set(Math.floor(addr / this.nr), g);
+    this.pmdMapped(g, mm);
+  }
+
+  /** remove_migration_pte(): folio_add_anon_rmap_pte() of the target's page i. */
+  restorePte(g: Folio, mm: Mm, i: number): void {
+    this.ptesMapped(g, mm, i);
+  }
+
+  /**
+   * The end of migrate_folio_move(): the source leaves the layer (its pages are order-0 pages
+   * on their way to be freed) and the deferred split queue (__folio_migrate_mapping()); the
+   * target is queued again if the source was, with its partially-mapped state (Usama Arif,
+   * "mm: migrate: requeue destination folio on deferred split queue", v2 posted 2026-03-10,
+   * Fixes: dafff3f4c850). Without it (6.12 until that fix: the mutant migrate-drops-deferred,
+   * F8) a THP queued at fault silently drops off the queue and escapes the underused-THP
+   * shrinker. Before 6.10 a partially mapped folio was migrated whole and its target never
+   * queued (the mutant migrate-partial-whole, F9, impl/folio-migrate.ts; it keeps the requeue
+   * of a folio queued at fault, F8's line, so that it fails only where F9's line matters).
+   */
+  migrated(f: Folio, g: Folio): void {
+    const queued = f.onDeferredList;
+    this.unqueue(f);
+    for (const p of f.pages) if (this.folioOf.get(p) === f) this.folioOf.delete(p);
+    g.awaitingScan = f.awaitingScan; // the checker's ghost follows the contents
+    const lost = this.mutant === "migrate-drops-deferred" || (this.mutant === "migrate-partial-whole" && f.partiallyMapped);
+    if (queued && !lost) {
+      g.partiallyMapped = f.partiallyMapped;
+      this.queue(g, false);
+    }
+  }
+
+  /** split_folio() found every mapping: the folio's pages become order-0 pages. */
+  dissolve(f: Folio): void {
+    this.unqueue(f);
+    for (let i = 0; i < f.nr; i++) if (!f.gone[i]) this.folioOf.delete(f.pages[i] as Page);
+  }
+
+  /** The walk hook of the mutant vma-address-wraps (F6): false where the walk misses the vma. */
+  walkSees(f: Folio, vma: Vma): boolean {
+    return !(this.mutant === "vma-address-wraps" && this.headAddressWraps(f, vma));
   }
 
   /**
@@ -693,7 +864,21 @@ export class FolioLayer {
         b.pmd === 0 &&
         f.largeMapcount > 0 &&
         (this.scheme === "per-page" ? mappedPages < f.nr : f.largeMapcount < f.nr);
-      assert(!partially || f.onDeferredList, "I14", () => `${f}: partially mapped (${mappedPages}/${f.nr} pages) but not on the deferred split queue`);
+      assert(
+        !partially || (f.onDeferredList && f.partiallyMapped),
+        "I14",
+        () => `${f}: partially mapped (${mappedPages}/${f.nr} pages) but ${f.onDeferredList ? "not marked partially mapped on" : "not on"} the deferred split queue`,
+      );
+      assert(
+        !f.awaitingScan || f.onDeferredList,
+        "I14",
+        () => `${f}: a THP faulted in and not yet scanned by the shrinker is off the deferred split queue (an underused THP escapes split_underused_thp)`,
+      );
     }
+    assert(
+      this.stats.queuedUnmapped === 0,
+      "I14",
+      () => `${this.stats.queuedUnmappedWhat}: queued for deferred split as partially mapped (THP_DEFERRED_SPLIT_PAGE) while fully unmapped`,
+    );
   }
 }

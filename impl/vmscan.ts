@@ -62,6 +62,14 @@ export function pageReferenced(k: Kernel, page: Page): boolean {
 
 /** kernel: shrink_page_list() for one anonymous page: add to swap, unmap, write, free. */
 export function swapOutPage(k: Kernel, page: Page): boolean {
+  if (k.folio) {
+    const whole = k.folio.swapOut(page, swapOutSmall); // a large folio (impl/folio-migrate.ts)
+    if (whole !== undefined) return whole;
+  }
+  return swapOutSmall(k, page);
+}
+
+function swapOutSmall(k: Kernel, page: Page): boolean {
   if (!page.anon) return reclaimFilePage(k, page);
   if (page.flags & PG_locked) return false;
   page.flags |= PG_locked;
@@ -124,6 +132,10 @@ export function reclaimOne(k: Kernel): boolean {
 
 /** kernel: migrate_pages() for one page: copy to a new frame, move every PTE through the walk. */
 export function migratePage(k: Kernel, page: Page): boolean {
+  if (k.folio) {
+    const whole = k.folio.migrate(page); // a large folio (impl/folio-migrate.ts)
+    if (whole !== undefined) return whole;
+  }
   if (page.flags & PG_locked) return false;
   page.flags |= PG_locked;
   const found = rmapWalk(k, page);

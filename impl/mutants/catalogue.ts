@@ -515,6 +515,48 @@ export const catalogue: MutantEntry[] = [
     minimal: [anon(1, 4, 4), w(1, 5, 1), { op: "mremap", mm: 1, addr: 6, len: 2, newLen: 2, maymove: true, fixed: true, newAddr: 1 }],
     quick: true,
   },
+  {
+    id: "F7",
+    design: "anon-vma-chain+folio-6.14",
+    mutant: "queue-fully-unmapped",
+    correct: "anon-vma-chain+folio-6.14",
+    title: "a PTE-mapped folio unmapped whole in one batch is queued for deferred split as partially mapped",
+    story:
+      "A real defect of 6.8–6.9, fixed in 6.10 by Zi Yan, \"mm/rmap: do not add fully unmapped large folio to deferred split list\" (posted 2024-05-02, lkml.kernel.org/r/20240502132852.862138-1-zi.yan@sent.com; verified in the commit message as mirrored in a kernel tree's mm/ history). __folio_remove_rmap() queued a large anon folio when a page lost its last mapping at PTE level (`level == RMAP_LEVEL_PTE || nr < nr_pmdmapped`) whether or not anything was still mapped: \"it is possible that the folio is fully unmapped and adding it to deferred split list is unnecessary ... for PTE-mapped THPs ... they are always added to the deferred split queue. One side effect is that the THP_DEFERRED_SPLIT_PAGE stat for a PTE-mapped folio can be unintentionally increased, making it look like there are many partially mapped folios\"; it showed once 6.9's zap batching (b06dc281aa's folio_remove_rmap_ptes()) unmapped a whole PTE-mapped folio in one call. The fix checks _nr_pages_mapped. Planted in the 6.14 layer's PTE-removal test (rmapcheck models the batch: zap_present_ptes() + folio_pte_batch(), one run of a folio's PTEs in one page table). Here the PMD is split by an mprotect of one page and the vmas merge back, so one zap of the whole range unmaps the PTE-mapped folio in one batch; the mutant marks it partially mapped and counts it. I14's clause: no folio is marked partially mapped while fully unmapped.",
+    invariants: ["I14"],
+    minimal: [
+      anon(1, 4, 4),
+      w(1, 5, 1),
+      { op: "mprotect", mm: 1, addr: 4, len: 1, prot: "r" },
+      { op: "mprotect", mm: 1, addr: 4, len: 1, prot: "rw" },
+      { op: "munmap", mm: 1, addr: 4, len: 4 },
+    ],
+    quick: true,
+  },
+  {
+    id: "F8",
+    design: "anon-vma-chain+folio-6.14",
+    mutant: "migrate-drops-deferred",
+    correct: "anon-vma-chain+folio-6.14",
+    title: "migration of a THP queued at fault drops the target off the deferred split queue",
+    story:
+      "A real defect of 6.12 onwards: dafff3f4c850 (Usama Arif, \"mm: split underused THPs\", 6.12) queues every THP at fault (deferred_split_folio(folio, false) in __do_huge_pmd_anonymous_page) so that the shrinker can split it if underused; migration's __folio_migrate_mapping() unqueues the source and nothing queues the destination, so \"underutilized THPs ... escape the shrinker after NUMA migration, since they silently drop off the deferred split list\". Fix: Usama Arif, \"mm: migrate: requeue destination folio on deferred split queue\", Reported-by Johannes Weiner, Fixes: dafff3f4c850 (v2 posted 2026-03-10, read on lkml.iu.edu with the v1 review by David Hildenbrand and Zi Yan; whether and where it was merged was not verified). rmapcheck's whole-folio migration (impl/folio-migrate.ts) requeues the target with the source's partially-mapped state, as the v2 does; the mutant does not. I14's clause: a THP queued at fault and not yet scanned by the shrinker is on the queue (thp_underused() itself is false at the default max_ptes_none, so rmapcheck never splits for underuse). The known sequence: fault a THP, migrate it.",
+    invariants: ["I14"],
+    minimal: [anon(1, 4, 4), w(1, 5, 1), { op: "migrate", mm: 1, addr: 5 }],
+    quick: true,
+  },
+  {
+    id: "F9",
+    design: "anon-vma-chain+folio-6.14",
+    mutant: "migrate-partial-whole",
+    correct: "anon-vma-chain+folio-6.14",
+    title: "a partially mapped THP migrates whole and its target is never put on the deferred split queue",
+    story:
+      "A real defect from 4.14 to 6.9: 616b8371539a (\"mm: thp: enable thp migration in generic path\", 4.14) migrated a THP whole without looking at the deferred split queue, \"thus, the destination THP is never put on deferred split list even if the source THP might be. The opportunity of reclaiming free pages in a partially mapped THP during deferred list scanning is lost\". Fixed in 6.10 by Zi Yan, 7262f208ca68 \"mm/migrate: split source folio if it is on deferred split list\" (Fixes: 616b8371539a; v3 of 2024-03-19 read in a reply quoting it, the commit id from the kernel test robot's report against torvalds/linux master and Peter Xu's follow-up 6e49019db5f7, Fixes: 7262f208ca68): migrate_pages_batch() splits such a folio first. The mutant migrates the partially mapped folio whole (its freed pages as empty slots) and does not queue the target; it keeps the requeue of a THP queued at fault but not partially mapped (F8's fix), so it fails only where 7262f208ca68's line matters. I14: a partially mapped folio is not on the queue. The known sequence: fault a THP, munmap one page (PMD split, folio queued as partially mapped), migrate another page.",
+    invariants: ["I14"],
+    minimal: [anon(1, 4, 4), w(1, 5, 1), { op: "munmap", mm: 1, addr: 4, len: 1 }, { op: "migrate", mm: 1, addr: 5 }],
+    quick: true,
+  },
 ];
 
 export const findMutant = (name: string): MutantEntry | undefined =>
