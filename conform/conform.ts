@@ -44,7 +44,7 @@ import { type ModelState, observe } from "../model/semantic.js";
 import { type World, defaultWorld } from "../model/world.js";
 import type { DesignInfo } from "../impl/design.js";
 import { vmasIn } from "../impl/mmap.js";
-import { type Page, VM_SHARED } from "../impl/types.js";
+import { type Mm, type Page, VM_SHARED } from "../impl/types.js";
 import type { CheckId } from "../properties/checks.js";
 import { type Plan, Resolver, planArbitrary } from "../properties/generate.js";
 import { Session, type StepRecord } from "../properties/interpreter.js";
@@ -228,7 +228,9 @@ function exclusiveAnon(s: Session, mm: MmId, addr: number): boolean {
   const pte = s.kernel.mms.get(mm)?.pt.get(addr);
   if (pte?.kind !== "present") return false;
   const page = s.kernel.pageAt(pte.pfn);
-  return page?.anon === true && page.mapcount === 1;
+  if (page?.anon !== true) return false;
+  // A large folio's page: whether a write fault would reuse it (impl/folio.ts canReuse()).
+  return s.kernel.folio ? s.kernel.folio.canReuse(page, s.kernel.mms.get(mm) as Mm, addr) : page.mapcount === 1;
 }
 
 function mremapFaithful(
