@@ -46,7 +46,8 @@ export interface ThpHost {
 
 export type ThpSupport = ThpHost | { readonly ok: false; readonly why: string };
 
-const sysfs = "/sys/kernel/mm/transparent_hugepage";
+/** The host's THP settings; RMAPCHECK_THP_SYSFS points elsewhere (tests of a host without THP). */
+const sysfsDir = () => process.env.RMAPCHECK_THP_SYSFS ?? "/sys/kernel/mm/transparent_hugepage";
 
 const readOr = (path: string): string | undefined => {
   try {
@@ -60,6 +61,7 @@ const readOr = (path: string): string | undefined => {
 export function thpSupport(order: number): ThpSupport {
   const base = hostSupport();
   if (!base.ok) return base;
+  const sysfs = sysfsDir();
   const enabled = readOr(`${sysfs}/enabled`);
   if (enabled === undefined) return { ok: false, why: `the host kernel has no transparent huge pages (${sysfs}/enabled absent)` };
   const mode = /\[(\w+)\]/.exec(enabled)?.[1] ?? enabled;
