@@ -261,10 +261,10 @@ function replayOnHost(files: string[], given: DesignSpec | undefined, json: bool
  * enabled (always or madvise), a PMD that is a multiple of the model's folio, kpageflags and
  * PAGEMAP_SCAN. Otherwise one line and exit 2.
  */
-function requireThp(design: { name: string; world?: { folioOrder?: number } }) {
+function requireThp(design: { name: string; world?: { folioOrder?: number; mthpOrders?: readonly number[] } }) {
   const order = design.world?.folioOrder;
   if (!order) return undefined;
-  const t = thpSupport(order);
+  const t = thpSupport(order, design.world?.mthpOrders);
   if (!t.ok) throw new UsageError(`conform: ${design.name} has large folios, which this host cannot compare: ${t.why.split("\n")[0]}`);
   return t;
 }

@@ -57,8 +57,12 @@ const readOr = (path: string): string | undefined => {
   }
 };
 
-/** Can the host compare folios of 2^order model pages? (Not cached: the mode may change.) */
-export function thpSupport(order: number): ThpSupport {
+/**
+ * Can the host compare folios of 2^order model pages, and the mTHP orders below it (a
+ * model order o is a host folio of 2^o × scale pages: its size must be enabled in
+ * hugepages-<size>kB/enabled)? Not cached: the mode may change.
+ */
+export function thpSupport(order: number, mthpOrders: readonly number[] = []): ThpSupport {
   const base = hostSupport();
   if (!base.ok) return base;
   const sysfs = sysfsDir();
@@ -72,12 +76,23 @@ export function thpSupport(order: number): ThpSupport {
   if (!Number.isInteger(pmdPages) || pmdPages < nr || pmdPages % nr !== 0) {
     return { ok: false, why: `the host's PMD (${size} bytes) is not a multiple of ${nr} pages, the model's folio` };
   }
+  const scale = pmdPages / nr;
+  for (const o of mthpOrders) {
+    const kB = 4 * scale * (1 << o);
+    const path = `${sysfs}/hugepages-${kB}kB/enabled`;
+    const text = readOr(path);
+    const m = text === undefined ? "absent" : (/\[(\w+)\]/.exec(text)?.[1] ?? text);
+    const effective = m === "inherit" ? mode : m;
+    if (effective !== "always" && effective !== "madvise") {
+      return { ok: false, why: `the host's ${kB}kB mTHP size is "${m}" (${path}): the model's order-${o} folios (${1 << o} pages = ${kB} KiB on the host) cannot be compared` };
+    }
+  }
   const r = spawnSync(executorPath(), ["--selfcheck-thp"], { encoding: "utf8", timeout: 10_000 });
   const line = (r.stdout ?? "").trim();
   if (r.error || r.status !== 0 || line !== "selfcheck-thp ok") {
     return { ok: false, why: line.replace(/^selfcheck-thp fail: /, "") || `executor --selfcheck-thp exited with ${r.status ?? r.signal}` };
   }
-  return { ok: true, scale: pmdPages / nr, mode, pmdPages };
+  return { ok: true, scale, mode, pmdPages };
 }
 
 /**

@@ -87,6 +87,8 @@ export class Folio {
 /** Statistics a run reports (how often 6.14's folio_likely_mapped_shared() is wrong, ...). */
 export class FolioStats {
   foliosAllocated = 0;
+  /** Of those, PTE-mapped folios below PMD order (mTHP) allocated at a fault. */
+  mthpFolios = 0;
   pmdMaps = 0;
   pmdSplits = 0;
   pmdCopiesAtFork = 0;
@@ -134,6 +136,8 @@ export class FolioLayer {
   readonly stats = new FolioStats();
   /** PMD slots holding a PTE table (impl/folio-pgtable.ts): no THP fault there. */
   readonly tables = new PteTables();
+  /** mTHP orders (world.mthpOrders, below `order`), highest first. */
+  mthpOrders: readonly number[] = [];
   /** Addresses "mm:addr" whose PTE removal belongs to a PMD zap already accounted. */
   private readonly zapping = new Set<string>();
 
@@ -275,16 +279,25 @@ export class FolioLayer {
 
   /**
    * A write fault on untouched anon memory: a folio of order `order` mapped at PMD level when
-   * the aligned range lies inside the vma, its pgoff is aligned the same way
-   * (thp_vma_suitable_order) and nothing of it is mapped yet; undefined otherwise (the caller
-   * falls back to an order-0 page, as the kernel does when no order fits or allocation fails).
+   * the aligned range lies inside the vma (thp_vma_suitable_order(); no pgoff test for an
+   * anonymous vma), no PTE table holds the slot and nothing of it is mapped yet; else an
+   * mTHP folio (mthpFault) when the world enables orders below; undefined otherwise (the
+   * caller falls back to an order-0 page, as the kernel does when no order fits or
+   * allocation fails).
    */
   anonFault(vma: Vma, addr: number): PresentPte | undefined {
+    return this.pmdFault(vma, addr) ?? (this.mthpOrders.length > 0 ? this.mthpFault(vma, addr) : undefined);
+  }
+
+  /** do_huge_pmd_anonymous_page(): the PMD-order folio of anonFault(). */
+  private pmdFault(vma: Vma, addr: number): PresentPte | undefined {
     const nr = this.nr;
     const start = addr - (addr % nr);
     const end = start + nr;
     if (start < vma.vmStart || end > vma.vmEnd || (vma.vmFlags & VM_SHARED) !== 0) return undefined;
-    if ((((vma.vmStart - vma.vmPgoff) % nr) + nr) % nr !== 0) return undefined;
+    // thp_vma_suitable_order(): "Don't have to check pgoff for anonymous vma" — only the
+    // aligned range must lie in the vma (a file vma would also need vm_start - vm_pgoff
+    // aligned).
     const mm = vma.mm;
     // __handle_mm_fault(): a THP only where the PMD is none (no PTE table there).
     if (this.tables.has(mm, start / nr)) return undefined;
@@ -319,6 +332,65 @@ export class FolioLayer {
     this.pmdTable(mm).set(start / nr, f);
     this.stats.pmdMaps++;
     return hit;
+  }
+
+  /**
+   * mTHP (6.8+, Ryan Roberts, "mm: thp: support allocation of anonymous multi-size THP"):
+   * do_anonymous_page() → alloc_anon_folio() when no PMD maps the range. Of the enabled
+   * orders whose aligned range lies in the vma with vm_start - vm_pgoff aligned
+   * (thp_vma_suitable_orders()), the highest whose PTEs are all none; if its allocation fails,
+   * the next lower of those, finally order 0 (undefined: the caller maps one page). The
+   * folio is mapped by nr PTEs, every page PageAnonExclusive (folio_add_new_anon_rmap()
+   * with RMAP_EXCLUSIVE, per page below PMD order), never by a PMD.
+   */
+  private mthpFault(vma: Vma, addr: number): PresentPte | undefined {
+    if ((vma.vmFlags & VM_SHARED) !== 0) return undefined;
+    const mm = vma.mm;
+    const fits: number[] = [];
+    for (const order of this.mthpOrders) {
+      const n = 1 << order;
+      const start = addr - (addr % n);
+      if (start < vma.vmStart || start + n > vma.vmEnd) continue; // no pgoff check for anon
+      let none = true;
+      for (let a = start; a < start + n && none; a++) if (mm.pt.has(a)) none = false;
+      // "Find the highest order where the aligned range is completely pte_none(); all
+      // remaining orders will be completely pte_none()" (alloc_anon_folio()).
+      if (none || fits.length > 0) fits.push(order);
+    }
+    for (const order of fits) {
+      const n = 1 << order;
+      const start = addr - (addr % n);
+      const pages: Page[] = [];
+      try {
+        for (let i = 0; i < n; i++) {
+          const p = this.k.allocPage();
+          p.flags |= PG_anon | PG_locked;
+          this.k.frameData[p.pfn] = 0;
+          pages.push(p);
+        }
+      } catch (e) {
+        if (!(e instanceof AllocFailure)) throw e;
+        for (const p of pages) this.k.freePage(p, "alloc_anon_folio (next order)");
+        continue;
+      }
+      const f = new Folio(order, pages);
+      this.stats.foliosAllocated++;
+      this.stats.mthpFolios++;
+      this.tables.add(mm, Math.floor(start / this.nr));
+      let hit: PresentPte | undefined;
+      for (let i = 0; i < n; i++) {
+        const p = pages[i] as Page;
+        this.folioOf.set(p, f);
+        this.inner.pageAddAnon(p, vma, start + i, "new");
+        const pte = this.k.setPte(vma, start + i, p, true);
+        p.flags &= ~PG_locked;
+        f.anonExclusive[i] = true;
+        this.ptesMapped(f, mm, i);
+        if (start + i === addr) hit = pte;
+      }
+      return hit;
+    }
+    return undefined;
   }
 
   // --- PMD splitting: __split_huge_pmd() ----------------------------------------------------
@@ -499,7 +571,8 @@ export class FolioLayer {
     const suitable =
       !this.tables.has(newVma.mm, dstStart / nr) && // move_huge_pmd() wants a none PMD
       (to - from) % nr === 0 &&
-      dstStart >= newVma.vmStart && dstStart + nr <= newVma.vmEnd && (((newVma.vmStart - newVma.vmPgoff) % nr) + nr) % nr === 0;
+      dstStart >= newVma.vmStart &&
+      dstStart + nr <= newVma.vmEnd; // move_page_tables(): extent == HPAGE_PMD_SIZE, no pgoff test
     if (!suitable) {
       this.splitPmd(mm, chunk);
       return;

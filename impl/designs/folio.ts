@@ -13,9 +13,9 @@ import type { DesignInfo, RmapDesign } from "../design.js";
 import type { Mm, Vma } from "../types.js";
 import { FolioLayer, type FolioMutant, type MapcountScheme, folioMutants } from "../folio.js";
 
-export function makeFolioDesign(base: DesignInfo, scheme: MapcountScheme, version: "6.14" | "6.15"): DesignInfo {
+export function makeFolioDesign(base: DesignInfo, scheme: MapcountScheme, version: "6.14" | "6.15", mthp = false): DesignInfo {
   return {
-    name: `${base.name}+folio-${version}`,
+    name: `${base.name}+folio-${version}${mthp ? "-mthp" : ""}`,
     era: version === "6.14" ? "6.10–6.14 (large folios, per-page mapcount)" : "6.15+ (large folios, CONFIG_NO_PAGE_MAPCOUNT)",
     summary:
       version === "6.14"
@@ -23,11 +23,13 @@ export function makeFolioDesign(base: DesignInfo, scheme: MapcountScheme, versio
         : `${base.name} with large anonymous folios mapped by PMD or PTEs; _large_mapcount, _entire_mapcount and two MM-id slots (no per-page mapcount)`,
     mutants: folioMutants,
     vmaPrealloc: base.vmaPrealloc,
-    world: { ...defaultWorld, folioOrder: 2 },
+    // -mthp: order 1 (2 pages, PTE-mapped) where no 4-page PMD folio fits.
+    world: mthp ? { ...defaultWorld, folioOrder: 2, mthpOrders: [1] } : { ...defaultWorld, folioOrder: 2 },
     create(kernel, mutant) {
       const folioMutant = (folioMutants as readonly string[]).includes(mutant ?? "") ? (mutant as FolioMutant) : undefined;
       const inner = base.create(kernel, folioMutant ? undefined : mutant);
       const layer = new FolioLayer(kernel, inner, scheme, kernel.world.folioOrder ?? 2, folioMutant);
+      layer.mthpOrders = [...(kernel.world.mthpOrders ?? [])].filter((o) => o > 0 && o < layer.order).sort((a, b) => b - a);
       kernel.folio = layer;
       // PTE tables (impl/folio-pgtable.ts): made where a PTE is set, freed by free_pgtables().
       const nr = layer.nr;
