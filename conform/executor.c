@@ -14,8 +14,9 @@
  * Input protocol (one request per line; numbers are the model's small integers, pages):
  *   world VPNLIMIT MMAPBASE FILECOUNT FILEPAGES [SCALE THP]   first line, once
  *     SCALE (default 1): host pages per model page; every VPN, length, file offset and size
- *     of the protocol is in units of SCALE host pages, and a read or write touches the first
- *     host page of its unit (conform/thp.ts: a 4-page folio of the model is one 2 MiB THP).
+ *     of the protocol is in units of SCALE host pages; a read touches the first host page of
+ *     its unit, a write stores the token there and rewrites every other host page of the
+ *     unit with what it holds (conform/thp.ts: a 4-page folio of the model is one 2 MiB THP).
  *     THP (default 0): 1 = anonymous mappings get MADV_HUGEPAGE, 0 = every mapping gets
  *     MADV_NOHUGEPAGE (no large folio ever appears).
  *   mmap MM ADDR LEN anon|private-file|shared-file r|rw FIXED(0|1) FILE PGOFF
@@ -234,6 +235,13 @@ static void do_access(const long *a, int is_write, char *out) {
     fault_armed = 1;
     if (is_write) {
       *p = (int32_t)a[1];
+      /* A model page is `scale` host pages and a model write makes the whole page private
+       * (COW copies it, a fresh fault fills it): write-fault every host page of the unit,
+       * each with what it holds, so the host does the same to all of them. */
+      for (long i = 1; i < scale; i++) {
+        volatile int32_t *q = (volatile int32_t *)((char *)p + i * PAGE);
+        *q = *q;
+      }
       fault_armed = 0;
       snprintf(out, 120, "ok");
     } else {
