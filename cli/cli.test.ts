@@ -47,7 +47,6 @@ describe("rmapcheck CLI", () => {
     [["run", "--fail-alloc", "2"], /--fail-alloc must be a probability in \(0, 1\]/],
     [["run", "--fail-alloc", "x"], /--fail-alloc must be a probability/],
     [["nosuchcommand"], /unknown command/],
-    [["conform", "--design", "anon-vma-chain+folio-6.15", "--runs", "1"], /large folios are not compared with the host/],
   ])("bad usage %j exits 2 with one line", async (args, message) => {
     const r = await cli(...(args as string[]));
     expect(r.code).toBe(2);

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 /*
  * `rmapcheck conform`: random sequences on the reference model, the simulated kernel and the
  * real Linux host (conform/conform.ts), compared outcome by outcome and frame by frame. Exit
@@ -16,11 +15,12 @@ import {
   type Disagreement,
   type Tally,
   checkConformance,
-  conformWorld,
+  conformWorldFor,
   restrictions,
   runCommands,
 } from "../conform/conform.js";
 import { buildExecutor, hostSupport } from "../conform/host.js";
+import { thpSupport } from "../conform/thp.js";
 import { EXIT_COUNTEREXAMPLE, EXIT_OK, UsageError } from "./errors.js";
 import { Progress } from "./progress.js";
 import { loadReport, writeReport } from "./reports.js";
@@ -56,9 +56,9 @@ export async function conformCommand(flags: ConformFlags): Promise<number> {
     return replayOnHost(flags.replay, given, flags.json);
   }
   const spec = resolveDesign(flags.design ?? "scan");
-  refuseLargeFolios(spec.design);
   requireHost();
-  const w = conformWorld;
+  const thp = requireThp(spec.design);
+  const w = conformWorldFor(spec.design);
   if (!flags.json) {
     console.log(
       `rmapcheck conform: seed ${flags.seed}, ${flags.runs} runs, up to ${flags.maxCommands} commands per run, ` +
@@ -67,6 +67,11 @@ export async function conformCommand(flags: ConformFlags): Promise<number> {
     console.log(
       `world: ${w.vpnLimit} virtual pages, ${w.frameCount} frames (never reclaims), ${w.fileCount} files of ${w.fileInitialPages} pages, at most ${w.mmLiveMax} processes`,
     );
+    if (thp && w.folioOrder) {
+      console.log(
+        `THP: ${1 << w.folioOrder}-page folios against the host's ${thp.pmdPages}-page PMD (THP mode ${thp.mode}): one model page is ${thp.scale} host pages, anonymous mappings get MADV_HUGEPAGE (docs/conform.md)`,
+      );
+    }
   }
   const progress = new Progress();
   const started = Date.now();
@@ -77,6 +82,7 @@ export async function conformCommand(flags: ConformFlags): Promise<number> {
     runs: flags.runs,
     maxCommands: flags.maxCommands,
     swarm: flags.swarm,
+    ...(thp ? { thp: { scale: thp.scale } } : {}),
     onRun: (runs, commands) =>
       progress.update(() => `conform: ${runs}/${flags.runs} runs, ${commands} commands, ${((Date.now() - started) / 1000).toFixed(0)} s`),
   });
@@ -128,7 +134,10 @@ export function traceTable(cx: Pick<ConformCounterexample, "trace" | "disagreeme
 
 const describeTally = (t: Tally) =>
   `${t.outcomes} outcomes, ${t.snapshots} snapshots: ${t.anonPages} anonymous (mm, page) pairs, ` +
-  `${t.sharedAnonFrames} frames shared by 2+, ${t.dirtySharedPages} written shared-file pairs`;
+  `${t.sharedAnonFrames} frames shared by 2+, ${t.dirtySharedPages} written shared-file pairs` +
+  (t.largeFolioPages !== undefined || t.pmdMappedPages !== undefined
+    ? `, ${t.largeFolioPages ?? 0} pairs in a large folio (${t.pmdMappedPages ?? 0} PMD-mapped)`
+    : "");
 
 /** A shrink report like `run`'s; the host's side is in the message, expected/actual and the explanation. */
 function toReport(cx: ConformCounterexample, r: ConformResult, spec: DesignSpec, flags: ConformFlags): ShrinkReport {
@@ -145,7 +154,7 @@ function toReport(cx: ConformCounterexample, r: ConformResult, spec: DesignSpec,
   const report = buildReport(asProperty, {
     design: spec.design,
     mutant: spec.mutant,
-    world: conformWorld,
+    world: conformWorldFor(spec.design),
     seed: r.seed,
     runs: flags.runs,
     maxCommands: flags.maxCommands,
@@ -215,11 +224,15 @@ function replayOnHost(files: string[], given: DesignSpec | undefined, json: bool
   const out: unknown[] = [];
   let disagreed = 0;
   for (const { file, report, spec } of loaded) {
+    // A report's world has no folio order (the schema predates it): the design's own.
+    const order = spec.design.world?.folioOrder;
+    const thp = requireThp(spec.design);
     const v = runCommands(report.commands, {
       design: spec.design,
       mutant: spec.mutant,
       quirks: report.quirks,
-      world: report.world,
+      world: order ? { ...report.world, folioOrder: order } : report.world,
+      ...(thp ? { thp: { scale: thp.scale } } : {}),
     });
     if (v.sim.unfaithful) {
       throw new UsageError(`${file}: command ${v.sim.unfaithful.index} is not one the host runs faithfully (${v.sim.unfaithful.why})`);
@@ -244,20 +257,14 @@ function replayOnHost(files: string[], given: DesignSpec | undefined, json: bool
 }
 
 /**
- * The folio designs map a whole 4-page folio at a write fault; the host maps 4 KiB pages in a
- * 32-page world (a THP needs a 2 MiB-aligned range, and MADV_HUGEPAGE when the host's mode is
- * "madvise"), so the frames each side maps differ by design: say so in one line.
+ * A large-folio design is compared in THP mode (conform/thp.ts): the host must have THP
+ * enabled (always or madvise), a PMD that is a multiple of the model's folio, kpageflags and
+ * PAGEMAP_SCAN. Otherwise one line and exit 2.
  */
-function refuseLargeFolios(design: { name: string; world?: { folioOrder?: number } }): void {
+function requireThp(design: { name: string; world?: { folioOrder?: number; mthpOrders?: readonly number[] } }) {
   const order = design.world?.folioOrder;
-  if (!order) return;
-  let mode = "unknown";
-  try {
-    mode = /\[(\w+)\]/.exec(readFileSync("/sys/kernel/mm/transparent_hugepage/enabled", "utf8"))?.[1] ?? mode;
-  } catch {
-    mode = "absent";
-  }
-  throw new UsageError(
-    `conform: ${design.name} maps ${1 << order}-page folios where the host maps 4 KiB pages (a THP needs a 2 MiB-aligned range; host THP mode: ${mode}): large folios are not compared with the host, conform the order-0 design instead`,
-  );
+  if (!order) return undefined;
+  const t = thpSupport(order, design.world?.mthpOrders);
+  if (!t.ok) throw new UsageError(`conform: ${design.name} has large folios, which this host cannot compare: ${t.why.split("\n")[0]}`);
+  return t;
 }

@@ -44,12 +44,13 @@ import { type ModelState, observe } from "../model/semantic.js";
 import { type World, defaultWorld } from "../model/world.js";
 import type { DesignInfo } from "../impl/design.js";
 import { vmasIn } from "../impl/mmap.js";
-import { type Page, VM_SHARED } from "../impl/types.js";
+import { type Mm, type Page, VM_SHARED } from "../impl/types.js";
 import type { CheckId } from "../properties/checks.js";
 import { type Plan, Resolver, planArbitrary } from "../properties/generate.js";
 import { Session, type StepRecord } from "../properties/interpreter.js";
 import { minimize } from "../properties/property.js";
-import { type HostRun, type HostSnapshot, runOnHost } from "./host.js";
+import { type HostRun, type HostSnapshot, HostExecutorError, runOnHost } from "./host.js";
+import { type FolioUse, type HostFolioUse, compareFolios, disturbance, thpAttempts, thpCounters } from "./thp.js";
 
 // --- the world and the bounds ------------------------------------------------------------------
 
@@ -62,6 +63,15 @@ export const conformWorld: World = {
   ...defaultWorld,
   frameCount: defaultWorld.mmLiveMax * defaultWorld.vpnLimit + defaultWorld.fileCount * defaultWorld.fileMaxPages,
 };
+
+/**
+ * The world conform runs a design in: conformWorld, plus the design's folio order for the
+ * large-folio designs (their 4-page folios are compared with the host's THPs, conform/thp.ts).
+ */
+export function conformWorldFor(design: DesignInfo): World {
+  const order = design.world?.folioOrder;
+  return order ? { ...conformWorld, folioOrder: order } : conformWorld;
+}
 
 export const defaultConformMaxCommands = 60;
 export const DEFAULT_CONFORM_RUNS = 200;
@@ -87,6 +97,8 @@ export const restrictions = [
   "mlock-sigbus",
   "failure-point",
   "exec",
+  "thp-zero-read",
+  "thp-single-mapping-cow",
 ] as const;
 export type Restriction = (typeof restrictions)[number];
 
@@ -119,8 +131,11 @@ export function hostFaithful(s: Session, c: Cmd): Verdict {
   };
   switch (c.op) {
     case "read":
+      if (!inWindow(c.addr, 1)) return skip("outside-window");
+      return s.kernel.folio && untouchedAnon(s, c.mm, c.addr) ? skip("thp-zero-read") : keep(c);
     case "write":
-      return inWindow(c.addr, 1) ? keep(c) : skip("outside-window");
+      if (!inWindow(c.addr, 1)) return skip("outside-window");
+      return s.kernel.folio && singleMappingCow(s, c.mm, c.addr) ? skip("thp-single-mapping-cow") : keep(c);
     case "munmap":
       return inWindow(c.addr, c.len) ? keep(c) : skip("outside-window");
     case "mmap":
@@ -178,6 +193,7 @@ function mprotectFaithful(s: Session, c: Extract<Cmd, { op: "mprotect" }>): Verd
  */
 function mlockFaithful(s: Session, c: Extract<Cmd, { op: "mlock" }>): Verdict {
   for (let a = c.addr; a < c.addr + c.len; a++) if (observe(s.model, c.mm, a) === "SIGBUS") return skip("mlock-sigbus");
+  if (s.kernel.folio) for (let a = c.addr; a < c.addr + c.len; a++) if (singleMappingCow(s, c.mm, a)) return skip("thp-single-mapping-cow");
   return { run: [...populateWrites(s, c.mm, c.addr, c.len), c] };
 }
 
@@ -199,12 +215,48 @@ function populateWrites(s: Session, mm: MmId, addr: number, len: number): Cmd[] 
   return out;
 }
 
+/**
+ * A read of private anonymous memory the simulated kernel has not mapped (THP mode): Linux
+ * maps the huge zero page there (do_huge_pmd_anonymous_page(), use_zero_page), which a later
+ * write replaces with a fresh THP, as the simulation's write fault allocates one. Hosts that
+ * do not use the zero page (the 6.18 guest rmapcheck is developed on) allocate a THP at the
+ * read instead, which a fork then shares and a COW splits: a different folio history. Such
+ * reads return 0 on every side and are kept from both (docs/conform.md).
+ */
+function untouchedAnon(s: Session, mm: MmId, addr: number): boolean {
+  const m = s.kernel.mms.get(mm);
+  if (!m || m.pt.has(addr)) return false;
+  const vma = m.vmas.find((v) => v.vmStart <= addr && addr < v.vmEnd);
+  return vma !== undefined && vma.vmFile === null && (vma.vmFlags & VM_SHARED) === 0;
+}
+
+/**
+ * A write fault (THP mode) on a page of a PTE-mapped large folio that is not
+ * PageAnonExclusive and is the folio's only mapping: __wp_can_reuse_large_anon_folio()
+ * copies it ("Let's just free up a large folio if only a single page is mapped",
+ * folio_large_mapcount() <= 1). On the host the model page is `scale` 4 KiB pages, so the
+ * folio has `scale` mappings there and the same state is reused: a threshold counted in
+ * 4 KiB pages does not scale. Kept from both sides (docs/conform.md); found by conform.
+ */
+function singleMappingCow(s: Session, mm: MmId, addr: number): boolean {
+  const m = s.kernel.mms.get(mm);
+  const pte = m?.pt.get(addr);
+  const layer = s.kernel.folio;
+  if (!m || !layer || pte?.kind !== "present" || pte.writable) return false;
+  const page = s.kernel.pageAt(pte.pfn);
+  const f = page ? layer.folioOf.get(page) : undefined;
+  if (!page || !f || layer.pmdOf(m, addr) === f) return false;
+  return !f.anonExclusive[f.pages.indexOf(page)] && f.largeMapcount === 1;
+}
+
 /** The simulated kernel maps (mm, addr) with an anonymous page no one else maps. */
 function exclusiveAnon(s: Session, mm: MmId, addr: number): boolean {
   const pte = s.kernel.mms.get(mm)?.pt.get(addr);
   if (pte?.kind !== "present") return false;
   const page = s.kernel.pageAt(pte.pfn);
-  return page?.anon === true && page.mapcount === 1;
+  if (page?.anon !== true) return false;
+  // A large folio's page: whether a write fault would reuse it (impl/folio.ts canReuse()).
+  return s.kernel.folio ? s.kernel.folio.canReuse(page, s.kernel.mms.get(mm) as Mm, addr) : page.mapcount === 1;
 }
 
 function mremapFaithful(
@@ -265,6 +317,8 @@ export interface Sharing {
    * COW-shared after a fork; it holds zeros, as the zero page would, and is not compared.
    */
   readonly zeroFill: ReadonlySet<string>;
+  /** Large-folio designs only (THP mode): each anonymous page's folio and PMD mapping. */
+  readonly folios?: ReadonlyMap<string, FolioUse>;
 }
 
 export interface SimStep {
@@ -324,6 +378,8 @@ export function simSharing(s: Session): Sharing {
   const anon = new Map<string, FrameUse>();
   const dirtyShared = new Map<string, FrameUse>();
   const zeroFill = new Set<string>();
+  const layer = k.folio;
+  const folios = layer ? new Map<string, FolioUse>() : undefined;
   for (const mm of [...k.mms.values()].sort((a, b) => a.id - b.id)) {
     for (const vma of mm.vmas) {
       const privateAnon = vma.vmFile === null && (vma.vmFlags & VM_SHARED) === 0;
@@ -334,11 +390,15 @@ export function simSharing(s: Session): Sharing {
         const page = k.pageAt(pte.pfn) as Page;
         const use = { frame: pte.pfn, mapcount: page.mapcount };
         if (page.anon) anon.set(key(mm.id, addr), use);
+        if (page.anon && layer && folios) {
+          const f = layer.folioOf.get(page);
+          folios.set(key(mm.id, addr), { folio: f ? f.id : 0, pmd: f !== undefined && layer.pmdOf(mm, addr) === f });
+        }
         else if ((vma.vmFlags & VM_SHARED) !== 0 && pte.dirty) dirtyShared.set(key(mm.id, addr), use);
       }
     }
   }
-  return { anon, dirtyShared, zeroFill };
+  return folios ? { anon, dirtyShared, zeroFill, folios } : { anon, dirtyShared, zeroFill };
 }
 
 export interface SideOptions {
@@ -358,7 +418,7 @@ class Simulation {
   probes?: Probe[];
 
   constructor(opts: SideOptions) {
-    this.session = new Session(opts.design, { ...opts, world: opts.world ?? conformWorld, checkEvery: 1 });
+    this.session = new Session(opts.design, { ...opts, world: opts.world ?? conformWorldFor(opts.design), checkEvery: 1 });
   }
 
   /** Apply one command to model and simulated kernel; false once they disagree. */
@@ -481,6 +541,9 @@ export interface Tally {
   sharedAnonFrames: number;
   /** Written shared-file pairs, summed over snapshots. */
   dirtySharedPages: number;
+  /** THP mode: anonymous pairs in a large folio, and of those mapped by a PMD, summed over snapshots. */
+  largeFolioPages?: number;
+  pmdMappedPages?: number;
 }
 
 export const emptyTally = (): Tally => ({ outcomes: 0, snapshots: 0, anonPages: 0, sharedAnonFrames: 0, dirtySharedPages: 0 });
@@ -490,6 +553,13 @@ function count(t: Tally, sharing: Sharing): void {
   t.anonPages += sharing.anon.size;
   for (const c of classes(sharing.anon).values()) if (c.length > 1) t.sharedAnonFrames++;
   t.dirtySharedPages += sharing.dirtyShared.size;
+  if (sharing.folios) {
+    for (const u of sharing.folios.values()) {
+      if (u.folio === 0) continue;
+      t.largeFolioPages = (t.largeFolioPages ?? 0) + 1;
+      if (u.pmd) t.pmdMappedPages = (t.pmdMappedPages ?? 0) + 1;
+    }
+  }
 }
 
 /** The first place where the host differs from the model and the simulated kernel. */
@@ -576,6 +646,16 @@ export function compareSharing(sim: Sharing, snap: HostSnapshot): { what: string
   }
   const anonDiff = comparePartition(sim.anon, hostAnon, true);
   if (anonDiff) return anonDiff;
+  if (sim.folios) {
+    const hostFolios = new Map<string, HostFolioUse>();
+    for (const p of snap.pages) {
+      if (!p.present || !p.anon || p.zeroPage) continue;
+      const large = p.largeFolio && p.thp;
+      hostFolios.set(key(p.mm, p.vpn), { folio: large ? p.head : 0, pmd: p.pmd, pfn: p.pfn });
+    }
+    const folioDiff = compareFolios(sim.folios, hostFolios);
+    if (folioDiff) return folioDiff;
+  }
   const shared = new Map<string, FrameUse>();
   for (const k of sim.dirtyShared.keys()) {
     const h = host.get(k);
@@ -633,6 +713,12 @@ function comparePartition(
 export interface ConformOptions extends SideOptions {
   /** Host snapshots after every command (else only after the last). */
   readonly snapshotEvery?: boolean;
+  /**
+   * THP mode (conform/thp.ts, from thpSupport()): every model page is `scale` host pages and
+   * anonymous mappings get MADV_HUGEPAGE; large folios are compared. Required for a design
+   * whose world has a folio order.
+   */
+  readonly thp?: { readonly scale: number };
   /** Tests only: plant a difference by rewriting what the host executes. */
   readonly hostRewrite?: HostRewrite;
 }
@@ -668,10 +754,32 @@ export function judge(sim: Simulated, opts: ConformOptions, tally?: Tally): Sequ
     cmds: [...base.cmds, ...probes.map((p): Cmd => ({ op: "read", mm: p.mm, addr: p.addr }))],
     origin: [...base.origin, ...probes.map(() => -1)],
   };
-  const run = runOnHost(script.cmds, opts.world ?? conformWorld, { snapshotEvery: opts.snapshotEvery ?? true });
+  const run = hostRun(script.cmds, opts);
   const host = hostSide(sim.commands.length, script, run);
   if (!sim.violation) return { sim, host, disagreement: compareSides(sim, host, tally) };
   return { sim, host, disagreement: simulationDisagreement(sim, host, run.outcomes.slice(run.outcomes.length - probes.length)) };
+}
+
+/**
+ * One host execution. In THP mode a run during which the host did something on its own that
+ * changes large folios (khugepaged, an allocation fallback, a split: conform/thp.ts) is
+ * repeated; after thpAttempts disturbed runs, conform gives up with one line.
+ */
+function hostRun(cmds: readonly Cmd[], opts: ConformOptions): HostRun {
+  const world = opts.world ?? conformWorldFor(opts.design);
+  if (world.folioOrder && !opts.thp) {
+    throw new HostExecutorError(`${opts.design.name} has large folios: conform compares them only in THP mode (thpSupport())`);
+  }
+  if (!opts.thp) return runOnHost(cmds, world, { snapshotEvery: opts.snapshotEvery ?? true });
+  let why = "";
+  for (let attempt = 0; attempt < thpAttempts; attempt++) {
+    const before = thpCounters();
+    const run = runOnHost(cmds, world, { snapshotEvery: opts.snapshotEvery ?? true, thp: opts.thp });
+    const moved = disturbance(before, thpCounters());
+    if (moved === undefined) return run;
+    why = moved;
+  }
+  throw new HostExecutorError(`the host changed large folios on its own in ${thpAttempts} runs of the same commands (${why}): THP cannot be compared now`);
 }
 
 /** Model and simulated kernel disagree: the host's answer to the same question names the odd side. */
@@ -814,7 +922,7 @@ export function minimizeConform(
   budget = minimizeRunsMax,
 ): { verdict: SequenceVerdict; hostRuns: number } {
   if (found.kind === "simulation") {
-    const min = minimize(cmds, found.invariant, { ...opts, world: opts.world ?? conformWorld });
+    const min = minimize(cmds, found.invariant, { ...opts, world: opts.world ?? conformWorldFor(opts.design) });
     const verdict = runCommands(min.commands, opts);
     // The simulation minimizer ignores host faithfulness; fall back if it broke it.
     if (verdict.disagreement?.kind === "simulation") return { verdict, hostRuns: 1 };

@@ -12,7 +12,13 @@
  * that process is gone (do_exit tears the mm down before it closes files: EOF = mm freed).
  *
  * Input protocol (one request per line; numbers are the model's small integers, pages):
- *   world VPNLIMIT MMAPBASE FILECOUNT FILEPAGES       first line, once
+ *   world VPNLIMIT MMAPBASE FILECOUNT FILEPAGES [SCALE THP]   first line, once
+ *     SCALE (default 1): host pages per model page; every VPN, length, file offset and size
+ *     of the protocol is in units of SCALE host pages; a read touches the first host page of
+ *     its unit, a write stores the token there and rewrites every other host page of the
+ *     unit with what it holds (conform/thp.ts: a 4-page folio of the model is one 2 MiB THP).
+ *     THP (default 0): 1 = anonymous mappings get MADV_HUGEPAGE, 0 = every mapping gets
+ *     MADV_NOHUGEPAGE (no large folio ever appears).
  *   mmap MM ADDR LEN anon|private-file|shared-file r|rw FIXED(0|1) FILE PGOFF
  *   munmap MM ADDR LEN          mprotect MM ADDR LEN r|rw     madvise MM ADDR LEN dontneed
  *   mlock MM ADDR LEN           munlock MM ADDR LEN
@@ -22,10 +28,15 @@
  * Output: `ready 0xBASE` once, then per command exactly one of
  *   ok | addr VPN | value N | signal SIGSEGV|SIGBUS | errno ENAME | skip WHY | internal WHAT
  * and for `snapshot`: `snapshot-begin`, lines
- *   page MM VPN PRESENT PFN SWAPPED MAPCOUNT ZERO ANON LARGE
- * (one per page of the window covered by a VMA, per live mm in id order), `snapshot-end`.
+ *   page MM VPN PRESENT PFN SWAPPED MAPCOUNT ZERO ANON LARGE THP HEAD PMD
+ * (one per page of the window covered by a VMA, per live mm in id order, for the first host
+ * page of the unit; THP = kpageflags KPF_THP, HEAD = the pfn of the folio's head page (the
+ * pfn itself for a small folio), PMD = PAGEMAP_SCAN reports PAGE_IS_HUGE: mapped by a PMD),
+ * `snapshot-end`.
  * A line `fatal ...` (exit status 2) means the executor itself broke.
- * `executor --selfcheck` checks that pagemap gives real PFNs and kpagecount is readable.
+ * `executor --selfcheck` checks that pagemap gives real PFNs and kpagecount is readable;
+ * `executor --selfcheck-thp` that a MADV_HUGEPAGE write fault of an aligned 2 MiB range gets a
+ * THP that kpageflags (KPF_THP) and PAGEMAP_SCAN (PAGE_IS_HUGE) both report.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -55,6 +67,14 @@
 #endif
 
 #define PAGE 4096UL
+/* PAGEMAP_SCAN (Linux 6.7+, include/uapi/linux/fs.h), spelled out for older headers. */
+#define RMC_PAGEMAP_SCAN _IOWR('f', 16, struct rmc_pm_scan_arg)
+#define RMC_PAGE_IS_HUGE (1 << 6)
+struct rmc_page_region { uint64_t start, end, categories; };
+struct rmc_pm_scan_arg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted,
+      category_mask, category_anyof_mask, return_mask;
+};
 /* 16 TiB: far above a PIE image and its brk heap (0x55..), far below the top-down mmap area
  * and stack (0x7f..), so nothing libc does ever lands in the window by accident. */
 #define BASE 0x100000000000UL
@@ -69,6 +89,9 @@ struct req { int op; long a[7]; };
 struct rep { long pid; char text[120]; };
 
 static long vpn_limit, mmap_base, file_count, file_pages;
+static long scale = 1;  /* host pages per model page */
+static int thp_mode;    /* anonymous mappings get MADV_HUGEPAGE */
+#define SPAN ((unsigned long)scale * PAGE)
 static int file_fd[MAX_FILES];
 static char tmpdir[256];
 static char file_path[MAX_FILES][300];
@@ -76,7 +99,7 @@ static int mm_sock[MAX_MM];  /* controller side; -1 = no such mm */
 static pid_t mm_pid[MAX_MM];
 static int kpagecount_fd = -1, kpageflags_fd = -1;
 
-static char *va(long vpn) { return (char *)(BASE + (unsigned long)vpn * PAGE); }
+static char *va(long vpn) { return (char *)(BASE + (unsigned long)vpn * SPAN); }
 
 static const char *ename(int e) {
   static char buf[16];
@@ -170,10 +193,11 @@ static void do_mmap(const long *a, char *out) {
       if (addr < 0) { reply_errno(out, ENOMEM); return; }
     }
   }
-  void *p = mmap(va(addr), (size_t)len * PAGE, prot, flags, fd, (off_t)a[6] * (off_t)PAGE);
+  void *p = mmap(va(addr), (size_t)len * SPAN, prot, flags, fd, (off_t)a[6] * (off_t)SPAN);
   if (p == MAP_FAILED) { reply_errno(out, errno); return; }
-  madvise(p, (size_t)len * PAGE, MADV_NOHUGEPAGE);  /* keep THP (incl. mTHP) out of the way */
-  snprintf(out, 120, "addr %ld", (long)(((unsigned long)p - BASE) / PAGE));
+  /* Keep THP (incl. mTHP) out of the way, or in THP mode ask for it on anonymous memory. */
+  madvise(p, (size_t)len * SPAN, thp_mode && kind == K_ANON ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  snprintf(out, 120, "addr %ld", (long)(((unsigned long)p - BASE) / SPAN));
 }
 
 static void do_mremap(const long *a, char *out) {
@@ -181,12 +205,12 @@ static void do_mremap(const long *a, char *out) {
   void *p;
   if (fixed) {
     /* Pass MREMAP_FIXED without MAYMOVE through as is: the kernel's EINVAL is the answer. */
-    p = mremap(va(addr), (size_t)len * PAGE, (size_t)newlen * PAGE,
+    p = mremap(va(addr), (size_t)len * SPAN, (size_t)newlen * SPAN,
                MREMAP_FIXED | (maymove ? MREMAP_MAYMOVE : 0), va(a[5]));
   } else {
     /* In place first: shrinking, or growing into free space; the guard page above the window
      * makes growth past vpnLimit fail like the world's end. */
-    p = mremap(va(addr), (size_t)len * PAGE, (size_t)newlen * PAGE, 0);
+    p = mremap(va(addr), (size_t)len * SPAN, (size_t)newlen * SPAN, 0);
     if (p == MAP_FAILED && errno == ENOMEM && maymove && newlen > len) {
       /* The kernel would pick its own (top-down) spot; rmapcheck's rule is the lowest gap,
        * with the old range still occupied while we search. */
@@ -194,13 +218,14 @@ static void do_mremap(const long *a, char *out) {
       if (window_map(0, used) < 0) { snprintf(out, 120, "internal maps-unreadable"); return; }
       long to = lowest_gap(used, newlen);
       if (to < 0) { reply_errno(out, ENOMEM); return; }
-      p = mremap(va(addr), (size_t)len * PAGE, (size_t)newlen * PAGE,
+      p = mremap(va(addr), (size_t)len * SPAN, (size_t)newlen * SPAN,
                  MREMAP_MAYMOVE | MREMAP_FIXED, va(to));
     }
   }
   if (p == MAP_FAILED) { reply_errno(out, errno); return; }
-  madvise(p, (size_t)newlen * PAGE, MADV_NOHUGEPAGE);
-  snprintf(out, 120, "addr %ld", (long)(((unsigned long)p - BASE) / PAGE));
+  /* The moved or grown vma keeps its flags (VM_HUGEPAGE in THP mode). */
+  if (!thp_mode) madvise(p, (size_t)newlen * SPAN, MADV_NOHUGEPAGE);
+  snprintf(out, 120, "addr %ld", (long)(((unsigned long)p - BASE) / SPAN));
 }
 
 static void do_access(const long *a, int is_write, char *out) {
@@ -210,6 +235,13 @@ static void do_access(const long *a, int is_write, char *out) {
     fault_armed = 1;
     if (is_write) {
       *p = (int32_t)a[1];
+      /* A model page is `scale` host pages and a model write makes the whole page private
+       * (COW copies it, a fresh fault fills it): write-fault every host page of the unit,
+       * each with what it holds, so the host does the same to all of them. */
+      for (long i = 1; i < scale; i++) {
+        volatile int32_t *q = (volatile int32_t *)((char *)p + i * PAGE);
+        *q = *q;
+      }
       fault_armed = 0;
       snprintf(out, 120, "ok");
     } else {
@@ -244,7 +276,7 @@ static void do_swapout(const long *a, char *out) {
 
 static void do_op(const struct req *rq, char *out) {
   const long *a = rq->a;
-  size_t len = (size_t)a[1] * PAGE;
+  size_t len = (size_t)a[1] * SPAN;
   int prot = a[2] ? PROT_READ | PROT_WRITE : PROT_READ;
   int r;
   switch (rq->op) {
@@ -379,6 +411,25 @@ static void call_mm(int m, struct req *rq, int passfd, struct rep *rp) {
   rp->text[sizeof rp->text - 1] = 0;
 }
 
+/* The pfn of the head page of the folio holding `pfn`: walk back over compound tails. */
+static uint64_t folio_head(uint64_t pfn, uint64_t flags) {
+  for (int i = 0; i < 1 << 18 && (flags >> 16 & 1) && pfn > 0; i++) {
+    pfn--;
+    if (pread(kpageflags_fd, &flags, 8, (off_t)(pfn * 8)) != 8) return pfn;
+  }
+  return pfn;
+}
+
+/* PAGEMAP_SCAN's PAGE_IS_HUGE for one page: mapped by a PMD (a THP or hugetlb). -1: no ioctl. */
+static int pmd_mapped(int fd, unsigned long addr) {
+  struct rmc_page_region r[2];
+  struct rmc_pm_scan_arg a = { .size = sizeof a, .start = addr, .end = addr + PAGE,
+                               .vec = (uintptr_t)r, .vec_len = 2, .return_mask = RMC_PAGE_IS_HUGE };
+  long n = ioctl(fd, RMC_PAGEMAP_SCAN, &a);
+  if (n < 0) return -1;
+  return n > 0 && (r[0].categories & RMC_PAGE_IS_HUGE) ? 1 : 0;
+}
+
 static void snapshot(void) {
   static unsigned char used[MAX_VPN];
   printf("snapshot-begin\n");
@@ -397,10 +448,14 @@ static void snapshot(void) {
       uint64_t flags = 0;
       if (present && kpagecount_fd >= 0 && pread(kpagecount_fd, &count, 8, (off_t)(pfn * 8)) != 8) count = -1;
       if (present && kpageflags_fd >= 0 && pread(kpageflags_fd, &flags, 8, (off_t)(pfn * 8)) != 8) flags = 0;
-      /* kpageflags bits: 24 ZERO_PAGE, 12 ANON, 15/16 COMPOUND_HEAD/TAIL (a large folio) */
-      printf("page %d %ld %d %llu %d %lld %d %d %d\n", m, v, present, (unsigned long long)pfn,
-             swapped, (long long)count, (int)(flags >> 24 & 1), (int)(flags >> 12 & 1),
-             (int)((flags >> 15 | flags >> 16) & 1));
+      /* kpageflags bits: 24 ZERO_PAGE, 12 ANON, 15/16 COMPOUND_HEAD/TAIL (a large folio), 22 THP */
+      int large = (int)((flags >> 15 | flags >> 16) & 1);
+      uint64_t head = large ? folio_head(pfn, flags) : pfn;
+      int pmd = present && thp_mode ? pmd_mapped(fd, (unsigned long)va(v)) : 0;
+      if (pmd < 0) fatal("PAGEMAP_SCAN failed: %s", strerror(errno));
+      printf("page %d %ld %d %llu %d %lld %d %d %d %d %llu %d\n", m, v, present, (unsigned long long)pfn,
+             swapped, (long long)count, (int)(flags >> 24 & 1), (int)(flags >> 12 & 1), large,
+             (int)(flags >> 22 & 1), (unsigned long long)head, pmd);
     }
     close(fd);
   }
@@ -416,11 +471,12 @@ static void setup_files(void) {
     snprintf(file_path[f], sizeof file_path[f], "%s/file%ld", tmpdir, f);
     file_fd[f] = open(file_path[f], O_RDWR | O_CREAT | O_EXCL, 0600);
     if (file_fd[f] < 0) fatal("create %s: %s", file_path[f], strerror(errno));
-    /* One page per write(): a bigger write could make the page cache use a large folio. */
-    for (long pg = 0; pg < file_pages; pg++) {
-      int32_t tok = (int32_t)-(1000 * (f + 1) + pg);
+    /* One page per write(): a bigger write could make the page cache use a large folio.
+     * Model page pg is host pages [pg * scale, (pg + 1) * scale): its token is in the first. */
+    for (long hp = 0; hp < file_pages * scale; hp++) {
+      int32_t tok = hp % scale == 0 ? (int32_t)-(1000 * (f + 1) + hp / scale) : 0;
       memcpy(page, &tok, sizeof tok);
-      if (pwrite(file_fd[f], page, PAGE, (off_t)(pg * PAGE)) != (ssize_t)PAGE) fatal("write file%ld", f);
+      if (pwrite(file_fd[f], page, PAGE, (off_t)(hp * PAGE)) != (ssize_t)PAGE) fatal("write file%ld", f);
     }
   }
 }
@@ -441,6 +497,28 @@ static int selfcheck(void) {
   return 0;
 }
 
+/* A MADV_HUGEPAGE write fault of an aligned 2 MiB range: a THP, seen by kpageflags and PAGEMAP_SCAN. */
+static int selfcheck_thp(void) {
+  const unsigned long huge = 2UL << 20;
+  char *raw = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) { printf("selfcheck-thp fail: mmap\n"); return 1; }
+  char *p = (char *)(((uintptr_t)raw + huge - 1) & ~(huge - 1));
+  if (madvise(p, huge, MADV_HUGEPAGE) != 0) { printf("selfcheck-thp fail: madvise(MADV_HUGEPAGE): %s\n", strerror(errno)); return 1; }
+  p[0] = 1;
+  int fd = open("/proc/self/pagemap", O_RDONLY);
+  int kf = open("/proc/kpageflags", O_RDONLY);
+  if (fd < 0 || kf < 0) { printf("selfcheck-thp fail: /proc/self/pagemap or /proc/kpageflags unreadable\n"); return 1; }
+  uint64_t e = pagemap_entry(fd, (unsigned long)p), pfn = e & ((1ULL << 55) - 1), flags = 0;
+  if (!(e >> 63 & 1) || pfn == 0) { printf("selfcheck-thp fail: pagemap hides PFNs\n"); return 1; }
+  if (pread(kf, &flags, 8, (off_t)(pfn * 8)) != 8) { printf("selfcheck-thp fail: /proc/kpageflags unreadable\n"); return 1; }
+  if (!(flags >> 22 & 1)) { printf("selfcheck-thp fail: a MADV_HUGEPAGE write fault of an aligned 2 MiB range got no THP (allocation fell back?)\n"); return 1; }
+  int pmd = pmd_mapped(fd, (unsigned long)p);
+  if (pmd < 0) { printf("selfcheck-thp fail: no PAGEMAP_SCAN ioctl (Linux 6.7+): %s\n", strerror(errno)); return 1; }
+  if (pmd == 0) { printf("selfcheck-thp fail: PAGEMAP_SCAN does not report the THP as PMD-mapped\n"); return 1; }
+  printf("selfcheck-thp ok\n");
+  return 0;
+}
+
 static const char *need_mm(long m) {
   return m >= 0 && m < MAX_MM && mm_sock[m] >= 0 ? NULL : "no such mm";
 }
@@ -449,14 +527,17 @@ static int in_window(long addr, long len) { return addr >= 0 && len >= 0 && addr
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--selfcheck") == 0) return selfcheck();
+  if (argc > 1 && strcmp(argv[1], "--selfcheck-thp") == 0) return selfcheck_thp();
   setvbuf(stdout, NULL, _IOLBF, 0);  /* a crash must not swallow results already produced */
   for (int m = 0; m < MAX_MM; m++) mm_sock[m] = -1;
   static char line[1024];
-  if (!fgets(line, sizeof line, stdin) ||
-      sscanf(line, "world %ld %ld %ld %ld", &vpn_limit, &mmap_base, &file_count, &file_pages) != 4)
-    fatal("first line must be: world VPNLIMIT MMAPBASE FILECOUNT FILEPAGES");
-  if (vpn_limit < 1 || vpn_limit > MAX_VPN || mmap_base < 0 || file_count < 0 ||
-      file_count > MAX_FILES || file_pages < 0 || file_pages > 1 << 20)
+  long thp_word = 0;
+  int words = fgets(line, sizeof line, stdin) ? sscanf(line, "world %ld %ld %ld %ld %ld %ld", &vpn_limit,
+                                                       &mmap_base, &file_count, &file_pages, &scale, &thp_word) : 0;
+  if (words != 4 && words != 6) fatal("first line must be: world VPNLIMIT MMAPBASE FILECOUNT FILEPAGES [SCALE THP]");
+  thp_mode = thp_word != 0;
+  if (vpn_limit < 1 || vpn_limit > MAX_VPN || scale < 1 || scale > 4096 || vpn_limit * scale > MAX_VPN * 64L || mmap_base < 0 ||
+      file_count < 0 || file_count > MAX_FILES || file_pages < 0 || file_pages * scale > 1 << 20)
     fatal("world out of the executor's bounds");
   signal(SIGTERM, on_term); signal(SIGINT, on_term); signal(SIGHUP, on_term);
   setup_files();
@@ -496,7 +577,7 @@ int main(int argc, char **argv) {
     if (strcmp(op, "truncate") == 0) {
       if (sscanf(line, "%*s %ld %ld", &n[0], &n[1]) != 2) fatal("bad line: %s", line);
       if (n[0] < 0 || n[0] >= file_count) { printf("skip no such file\n"); continue; }
-      if (ftruncate(file_fd[n[0]], (off_t)n[1] * (off_t)PAGE) != 0) printf("errno %s\n", ename(errno));
+      if (ftruncate(file_fd[n[0]], (off_t)n[1] * (off_t)SPAN) != 0) printf("errno %s\n", ename(errno));
       else printf("ok\n");
       continue;
     }

@@ -29,8 +29,14 @@ export interface HostPage {
   /** The frame is the kernel's shared zero page (a read of never-written private memory). */
   readonly zeroPage: boolean;
   readonly anon: boolean;
-  /** The frame belongs to a large folio: kpagecount semantics may differ there. */
+  /** The frame belongs to a large folio (kpageflags COMPOUND_HEAD or COMPOUND_TAIL). */
   readonly largeFolio: boolean;
+  /** kpageflags KPF_THP: the frame is part of a transparent huge page (a large anon folio). */
+  readonly thp: boolean;
+  /** The pfn of the head page of the frame's folio (the pfn itself for a small folio). */
+  readonly head: number;
+  /** PAGEMAP_SCAN's PAGE_IS_HUGE: the page is mapped by a PMD (THP mode only; else false). */
+  readonly pmd: boolean;
 }
 
 export interface HostSnapshot {
@@ -53,6 +59,11 @@ export interface HostRun {
 
 export interface HostRunOptions {
   readonly snapshotEvery?: boolean;
+  /**
+   * THP mode (conform/thp.ts): every model page is `scale` host pages, and anonymous mappings
+   * get MADV_HUGEPAGE. Unset: one host page per model page, MADV_NOHUGEPAGE everywhere.
+   */
+  readonly thp?: { readonly scale: number };
   /** Kill the executor after this long (default 60 s). */
   readonly timeoutMs?: number;
 }
@@ -218,10 +229,10 @@ export function parseOutcome(line: string): Outcome {
 
 function parsePage(line: string): HostPage {
   const f = line.split(" ");
-  if (f.length !== 10 || f[0] !== "page" || !f.slice(1).every((x) => /^-?\d+$/.test(x))) {
+  if (f.length !== 13 || f[0] !== "page" || !f.slice(1).every((x) => /^-?\d+$/.test(x))) {
     throw new HostExecutorError(`bad snapshot line: ${JSON.stringify(line)}`);
   }
-  const n = f.slice(1).map(Number) as [number, number, number, number, number, number, number, number, number];
+  const n = f.slice(1).map(Number) as [number, number, number, number, number, number, number, number, number, number, number, number];
   return {
     mm: n[0],
     vpn: n[1],
@@ -232,6 +243,9 @@ function parsePage(line: string): HostPage {
     zeroPage: n[6] === 1,
     anon: n[7] === 1,
     largeFolio: n[8] === 1,
+    thp: n[9] === 1,
+    head: n[10],
+    pmd: n[11] === 1,
   };
 }
 
@@ -239,8 +253,9 @@ function parsePage(line: string): HostPage {
 export function runOnHost(cmds: readonly Cmd[], world: World, opts: HostRunOptions = {}): HostRun {
   const support = hostSupport();
   if (!support.ok) throw new HostExecutorError(`host executor unavailable: ${support.why}`);
+  const thp = opts.thp ? ` ${int("scale", opts.thp.scale)} 1` : "";
   const lines = [
-    `world ${int("vpnLimit", world.vpnLimit)} ${int("mmapBase", world.mmapBase)} ${int("fileCount", world.fileCount)} ${int("fileInitialPages", world.fileInitialPages)}`,
+    `world ${int("vpnLimit", world.vpnLimit)} ${int("mmapBase", world.mmapBase)} ${int("fileCount", world.fileCount)} ${int("fileInitialPages", world.fileInitialPages)}${thp}`,
   ];
   cmds.forEach((c, i) => {
     lines.push(cmdToLine(c));

@@ -28,6 +28,7 @@ import { assert } from "./assert.js";
 import type { RmapDesign } from "./design.js";
 import type { Kernel } from "./kernel.js";
 import { migrateFolio, splitFolio, swapOutFolio } from "./folio-migrate.js";
+import { PteTables } from "./folio-pgtable.js";
 import { findVma } from "./mmap.js";
 import { type Mm, PG_anon, PG_locked, type Page, type PresentPte, type Vma, VM_SHARED } from "./types.js";
 
@@ -102,6 +103,8 @@ export class Folio {
 /** Statistics a run reports (how often 6.14's folio_likely_mapped_shared() is wrong, ...). */
 export class FolioStats {
   foliosAllocated = 0;
+  /** Of those, PTE-mapped folios below PMD order (mTHP) allocated at a fault. */
+  mthpFolios = 0;
   pmdMaps = 0;
   pmdSplits = 0;
   pmdCopiesAtFork = 0;
@@ -160,6 +163,10 @@ export class FolioLayer {
   readonly pmds = new Map<Mm, Map<number, Folio>>();
   readonly deferredSplitQueue = new Set<Folio>();
   readonly stats = new FolioStats();
+  /** PMD slots holding a PTE table (impl/folio-pgtable.ts): no THP fault there. */
+  readonly tables = new PteTables();
+  /** mTHP orders (world.mthpOrders, below `order`), highest first. */
+  mthpOrders: readonly number[] = [];
   /** Addresses "mm:addr" whose PTE removal belongs to a PMD zap already accounted. */
   private readonly zapping = new Set<string>();
   /**
@@ -349,17 +356,28 @@ export class FolioLayer {
 
   /**
    * A write fault on untouched anon memory: a folio of order `order` mapped at PMD level when
-   * the aligned range lies inside the vma, its pgoff is aligned the same way
-   * (thp_vma_suitable_order) and nothing of it is mapped yet; undefined otherwise (the caller
-   * falls back to an order-0 page, as the kernel does when no order fits or allocation fails).
+   * the aligned range lies inside the vma (thp_vma_suitable_order(); no pgoff test for an
+   * anonymous vma), no PTE table holds the slot and nothing of it is mapped yet; else an
+   * mTHP folio (mthpFault) when the world enables orders below; undefined otherwise (the
+   * caller falls back to an order-0 page, as the kernel does when no order fits or
+   * allocation fails).
    */
   anonFault(vma: Vma, addr: number): PresentPte | undefined {
+    return this.pmdFault(vma, addr) ?? (this.mthpOrders.length > 0 ? this.mthpFault(vma, addr) : undefined);
+  }
+
+  /** do_huge_pmd_anonymous_page(): the PMD-order folio of anonFault(). */
+  private pmdFault(vma: Vma, addr: number): PresentPte | undefined {
     const nr = this.nr;
     const start = addr - (addr % nr);
     const end = start + nr;
     if (start < vma.vmStart || end > vma.vmEnd || (vma.vmFlags & VM_SHARED) !== 0) return undefined;
-    if ((((vma.vmStart - vma.vmPgoff) % nr) + nr) % nr !== 0) return undefined;
+    // thp_vma_suitable_order(): "Don't have to check pgoff for anonymous vma" — only the
+    // aligned range must lie in the vma (a file vma would also need vm_start - vm_pgoff
+    // aligned).
     const mm = vma.mm;
+    // __handle_mm_fault(): a THP only where the PMD is none (no PTE table there).
+    if (this.tables.has(mm, start / nr)) return undefined;
     for (let a = start; a < end; a++) if (mm.pt.has(a)) return undefined;
     const pages: Page[] = [];
     try {
@@ -397,6 +415,65 @@ export class FolioLayer {
     return hit;
   }
 
+  /**
+   * mTHP (6.8+, Ryan Roberts, "mm: thp: support allocation of anonymous multi-size THP"):
+   * do_anonymous_page() → alloc_anon_folio() when no PMD maps the range. Of the enabled
+   * orders whose aligned range lies in the vma with vm_start - vm_pgoff aligned
+   * (thp_vma_suitable_orders()), the highest whose PTEs are all none; if its allocation fails,
+   * the next lower of those, finally order 0 (undefined: the caller maps one page). The
+   * folio is mapped by nr PTEs, every page PageAnonExclusive (folio_add_new_anon_rmap()
+   * with RMAP_EXCLUSIVE, per page below PMD order), never by a PMD.
+   */
+  private mthpFault(vma: Vma, addr: number): PresentPte | undefined {
+    if ((vma.vmFlags & VM_SHARED) !== 0) return undefined;
+    const mm = vma.mm;
+    const fits: number[] = [];
+    for (const order of this.mthpOrders) {
+      const n = 1 << order;
+      const start = addr - (addr % n);
+      if (start < vma.vmStart || start + n > vma.vmEnd) continue; // no pgoff check for anon
+      let none = true;
+      for (let a = start; a < start + n && none; a++) if (mm.pt.has(a)) none = false;
+      // "Find the highest order where the aligned range is completely pte_none(); all
+      // remaining orders will be completely pte_none()" (alloc_anon_folio()).
+      if (none || fits.length > 0) fits.push(order);
+    }
+    for (const order of fits) {
+      const n = 1 << order;
+      const start = addr - (addr % n);
+      const pages: Page[] = [];
+      try {
+        for (let i = 0; i < n; i++) {
+          const p = this.k.allocPage();
+          p.flags |= PG_anon | PG_locked;
+          this.k.frameData[p.pfn] = 0;
+          pages.push(p);
+        }
+      } catch (e) {
+        if (!(e instanceof AllocFailure)) throw e;
+        for (const p of pages) this.k.freePage(p, "alloc_anon_folio (next order)");
+        continue;
+      }
+      const f = new Folio(order, pages);
+      this.stats.foliosAllocated++;
+      this.stats.mthpFolios++;
+      this.tables.add(mm, Math.floor(start / this.nr));
+      let hit: PresentPte | undefined;
+      for (let i = 0; i < n; i++) {
+        const p = pages[i] as Page;
+        this.folioOf.set(p, f);
+        this.inner.pageAddAnon(p, vma, start + i, "new");
+        const pte = this.k.setPte(vma, start + i, p, true);
+        p.flags &= ~PG_locked;
+        f.anonExclusive[i] = true;
+        this.ptesMapped(f, mm, i);
+        if (start + i === addr) hit = pte;
+      }
+      return hit;
+    }
+    return undefined;
+  }
+
   // --- PMD splitting: __split_huge_pmd() ----------------------------------------------------
 
   /**
@@ -410,6 +487,7 @@ export class FolioLayer {
     if (!t || !f) return;
     t.delete(chunk);
     this.stats.pmdSplits++;
+    this.tables.add(mm, chunk); // the deposited page table comes back (pgtable_trans_huge_withdraw)
     const exclusive = f.anonExclusive[0] as boolean;
     // folio_add_anon_rmap_ptes(folio, page, nr, vma, haddr, exclusive ? RMAP_EXCLUSIVE : 0)
     for (let i = 0; i < f.nr; i++) {
@@ -440,14 +518,18 @@ export class FolioLayer {
    * zap_pmd_range(): a PMD entirely inside [start, end) goes at once (zap_huge_pmd), one
    * partly inside is split first (__split_huge_pmd) and its PTEs are zapped one by one.
    */
-  zapRange(vma: Vma, start: number, end: number): void {
+  zapRange(vma: Vma, start: number, end: number, reclaimPt = false): void {
     this.batches.clear();
+    const nr = this.nr;
+    // MADV_DONTNEED with CONFIG_PT_RECLAIM (6.14+): a PTE table whose whole range is zapped
+    // is freed (reclaim_pt_is_enabled(): at least PMD_SIZE of it; impl/folio-pgtable.ts).
+    if (reclaimPt)
+      for (let c = Math.ceil(start / nr); c * nr + nr <= end; c++) if (this.pmdOf(vma.mm, c * nr) === undefined) this.tables.delete(vma.mm, c);
     const t = this.pmds.get(vma.mm);
     if (!t || t.size === 0) {
       this.batchRuns(vma.mm, start, end);
       return;
     }
-    const nr = this.nr;
     for (let c = Math.floor(start / nr); c * nr < end; c++) {
       const f = t.get(c);
       if (!f) continue;
@@ -538,15 +620,61 @@ export class FolioLayer {
   }
 
   /**
-   * do_wp_page(): may the writer reuse `page` in place? A page of a large folio is reused only
-   * while PageAnonExclusive (5.19+); a small page as the order-0 kernel decides.
+   * do_wp_page(): may the writer at (vma, addr) reuse `page` in place? A small page as the
+   * order-0 kernel decides; a page of a large folio by canReuse(), which this marks
+   * PageAnonExclusive as the kernel does (the whole PMD for a PMD-mapped folio).
    */
-  mayReuse(page: Page): boolean {
+  mayReuse(page: Page, vma?: Vma, addr?: number): boolean {
     const f = this.folioOf.get(page);
     if (!f) return page.mapcount === 1;
-    const ok = f.anonExclusive[f.pages.indexOf(page)] as boolean;
-    if (ok) this.stats.largeReuses++;
-    return ok;
+    const i = f.pages.indexOf(page);
+    if (f.anonExclusive[i]) {
+      this.stats.largeReuses++;
+      return true;
+    }
+    if (vma === undefined || addr === undefined) return false;
+    const how = this.reuseOf(f, vma.mm, addr);
+    if (how === undefined) return false;
+    this.stats.largeReuses++;
+    if (how === "pmd") for (let j = 0; j < f.nr; j++) f.anonExclusive[j] = true;
+    else f.anonExclusive[i] = true;
+    return true;
+  }
+
+  /**
+   * Would a write fault at (mm, addr) reuse `page` in place? Pure (mayReuse() acts on it);
+   * conform asks it to know whether Linux's populate write-faults a page (conform/conform.ts).
+   */
+  canReuse(page: Page, mm: Mm, addr: number): boolean {
+    const f = this.folioOf.get(page);
+    if (!f) return page.mapcount === 1;
+    return (f.anonExclusive[f.pages.indexOf(page)] as boolean) || this.reuseOf(f, mm, addr) !== undefined;
+  }
+
+  /**
+   * The reuse of a large folio whose page is not PageAnonExclusive:
+   * - "pmd": do_huge_pmd_wp_page() (mm/huge_memory.c) reuses a PMD-mapped folio when that PMD
+   *   holds its only reference (folio_ref_count() == 1): after a fork whose child has gone,
+   *   the parent's THP is written in place, not split and copied (seen on Linux 6.18 by
+   *   `conform`, docs/conform.md).
+   * - "pte": 6.15+ (1da190f4d0a6, David Hildenbrand, "mm: Copy-on-Write (COW) reuse support
+   *   for PTE-mapped THP"): __wp_can_reuse_large_anon_folio() reuses a page of a PTE-mapped
+   *   folio that is not maybe-shared (the MM-id slots), has more than one mapping ("Let's
+   *   just free up a large folio if only a single page is mapped") and no reference but its
+   *   mappings (folio_large_mapcount() == folio_ref_count()). Before 6.15 a page of a large
+   *   folio was never reused unless exclusive. rmapcheck's reference counts are per page: no
+   *   reference but the mappings is every live page's count equal to its mapcount.
+   */
+  private reuseOf(f: Folio, mm: Mm, addr: number): "pmd" | "pte" | undefined {
+    let onlyMappings = true;
+    for (let j = 0; j < f.nr && onlyMappings; j++) {
+      const p = f.pages[j] as Page;
+      if (!f.gone[j] && p.count !== p.mapcount) onlyMappings = false;
+    }
+    if (!onlyMappings) return undefined;
+    if (this.pmdOf(mm, addr) === f) return f.largeMapcount === 1 ? "pmd" : undefined;
+    if (this.scheme !== "no-page-mapcount" || f.shared || f.largeMapcount <= 1 || f.entireMapcount > 0) return undefined;
+    return "pte";
   }
 
   /** move_huge_pmd() when the whole PMD moves to an equally aligned place, else split. */
@@ -560,7 +688,10 @@ export class FolioLayer {
     if (t?.get(chunk) !== f) return;
     const dstStart = to - (from % nr);
     const suitable =
-      (to - from) % nr === 0 && dstStart >= newVma.vmStart && dstStart + nr <= newVma.vmEnd && (((newVma.vmStart - newVma.vmPgoff) % nr) + nr) % nr === 0;
+      !this.tables.has(newVma.mm, dstStart / nr) && // move_huge_pmd() wants a none PMD
+      (to - from) % nr === 0 &&
+      dstStart >= newVma.vmStart &&
+      dstStart + nr <= newVma.vmEnd; // move_page_tables(): extent == HPAGE_PMD_SIZE, no pgoff test
     if (!suitable) {
       this.splitPmd(mm, chunk);
       return;
@@ -812,6 +943,19 @@ export class FolioLayer {
           const e = mm.pt.get(chunk * nr + i);
           assert(e?.kind === "present" && e.pfn === (f.pages[i] as Page).pfn, "I12", () => `${f}: PMD mapping of mm${mm.id} at ${chunk * nr}: page ${i} not in place`);
         }
+      }
+    }
+    // Page tables: a PMD-mapped slot has no PTE table; every other PTE lives in one.
+    for (const mm of this.k.mms.values()) {
+      const t = this.pmds.get(mm);
+      for (const c of this.tables.chunks(mm))
+        assert(t?.get(c) === undefined, "I12", () => `mm${mm.id}: PMD slot ${c} is mapped by a PMD and holds a PTE table`);
+      // Present PTEs only: mremap moves a swap PTE without a hook the layer sees (move_ptes()
+      // would carry it into a table; docs/folios.md).
+      for (const [addr, e] of mm.pt) {
+        if (e.kind !== "present") continue;
+        const c = Math.floor(addr / nr);
+        assert(t?.get(c) !== undefined || this.tables.has(mm, c), "I12", () => `mm${mm.id}: a PTE at ${addr} without a page table (PMD slot ${c})`);
       }
     }
     const folios = this.folios();

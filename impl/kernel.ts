@@ -211,7 +211,7 @@ export class Kernel {
   }
 
   zapRange(vma: Vma, start: number, end: number, where: string): void {
-    if (this.folio) this.folio.zapRange(vma, start, end); // zap_huge_pmd / __split_huge_pmd
+    if (this.folio) this.folio.zapRange(vma, start, end, where === "madvise(DONTNEED)"); // zap_huge_pmd / __split_huge_pmd
     for (let addr = start; addr < end; addr++) this.zapPte(vma, addr, where);
   }
 
@@ -392,7 +392,7 @@ export class Kernel {
       return pte;
     }
     if (page.mapcount > 1) this.counters.cowBreaksShared++;
-    if (page.anon && (this.folio ? this.folio.mayReuse(page) : page.mapcount === 1)) {
+    if (page.anon && (this.folio ? this.folio.mayReuse(page, vma, addr) : page.mapcount === 1)) {
       // Exclusive: reuse in place (kernel: wp_can_reuse_anon_folio + page_move_anon_rmap).
       const slot = page.private;
       const othersInSwap = slot !== null && (this.swap.get(slot)?.count ?? 0) > 0;

@@ -25,6 +25,12 @@ export interface World {
    * designs; the other designs map order-0 pages whatever it says.
    */
   readonly folioOrder?: number;
+  /**
+   * mTHP (folio designs only): the orders below folioOrder that an anonymous write fault may
+   * allocate and map with PTEs when no PMD-order folio fits (alloc_anon_folio(), 6.8+;
+   * impl/folio.ts mthpFault). Unset or empty: none, a fault that cannot map a PMD maps one page.
+   */
+  readonly mthpOrders?: readonly number[];
 }
 
 export const defaultWorld: World = {

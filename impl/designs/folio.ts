@@ -10,11 +10,12 @@
  */
 import { defaultWorld } from "../../model/world.js";
 import type { DesignInfo, RmapDesign } from "../design.js";
+import type { Mm, Vma } from "../types.js";
 import { FolioLayer, type FolioMutant, type MapcountScheme, folioMutants } from "../folio.js";
 
-export function makeFolioDesign(base: DesignInfo, scheme: MapcountScheme, version: "6.14" | "6.15"): DesignInfo {
+export function makeFolioDesign(base: DesignInfo, scheme: MapcountScheme, version: "6.14" | "6.15", mthp = false): DesignInfo {
   return {
-    name: `${base.name}+folio-${version}`,
+    name: `${base.name}+folio-${version}${mthp ? "-mthp" : ""}`,
     era: version === "6.14" ? "6.10–6.14 (large folios, per-page mapcount)" : "6.15+ (large folios, CONFIG_NO_PAGE_MAPCOUNT)",
     summary:
       version === "6.14"
@@ -22,23 +23,46 @@ export function makeFolioDesign(base: DesignInfo, scheme: MapcountScheme, versio
         : `${base.name} with large anonymous folios mapped by PMD or PTEs; _large_mapcount, _entire_mapcount and two MM-id slots (no per-page mapcount)`,
     mutants: folioMutants,
     vmaPrealloc: base.vmaPrealloc,
-    world: { ...defaultWorld, folioOrder: 2 },
+    // -mthp: order 1 (2 pages, PTE-mapped) where no 4-page PMD folio fits.
+    world: mthp ? { ...defaultWorld, folioOrder: 2, mthpOrders: [1] } : { ...defaultWorld, folioOrder: 2 },
     create(kernel, mutant) {
       const folioMutant = (folioMutants as readonly string[]).includes(mutant ?? "") ? (mutant as FolioMutant) : undefined;
       const inner = base.create(kernel, folioMutant ? undefined : mutant);
       const layer = new FolioLayer(kernel, inner, scheme, kernel.world.folioOrder ?? 2, folioMutant);
+      layer.mthpOrders = [...(kernel.world.mthpOrders ?? [])].filter((o) => o > 0 && o < layer.order).sort((a, b) => b - a);
       kernel.folio = layer;
+      // PTE tables (impl/folio-pgtable.ts): made where a PTE is set, freed by free_pgtables().
+      const nr = layer.nr;
+      const tables = layer.tables;
+      const ptes = (vma: Vma, addr: number) => {
+        if (layer.pmdOf(vma.mm, addr) === undefined) tables.add(vma.mm, Math.floor(addr / nr));
+      };
+      // The range the last vma link or expansion of an mm added: at MAP_FIXED it is the new
+      // mapping, which the kernel inserts only after freeing the old vmas' page tables.
+      const fresh = new Map<Mm, { start: number; end: number }>();
       const d: RmapDesign = {
         createIMmap: () => inner.createIMmap(),
         mmInit: (mm) => inner.mmInit(mm),
         mmFork: (p, c) => inner.mmFork(p, c),
         mmExit: (mm) => {
           inner.mmExit(mm);
+          tables.dropMm(mm);
+          fresh.delete(mm);
           if ((layer.pmds.get(mm)?.size ?? 0) === 0) layer.pmds.delete(mm);
         },
-        vmaLink: (v) => inner.vmaLink(v),
-        vmaUnlink: (v, w) => inner.vmaUnlink(v, w),
+        vmaLink: (v) => {
+          inner.vmaLink(v);
+          fresh.set(v.mm, { start: v.vmStart, end: v.vmEnd });
+        },
+        vmaUnlink: (v, w) => {
+          inner.vmaUnlink(v, w);
+          // free_pgtables() of unmap_region() / vms_clear_ptes(); merges free no table.
+          if (w === "munmap") tables.freeUnmapped(v.mm, v.vmStart, v.vmEnd, nr);
+          else if (w === "mmap(MAP_FIXED)") tables.freeUnmapped(v.mm, v.vmStart, v.vmEnd, nr, fresh.get(v.mm));
+        },
         vmaAdjust: (v, start, end, pgoff) => {
+          if (start < v.vmStart) fresh.set(v.mm, { start, end: v.vmStart });
+          else if (end > v.vmEnd) fresh.set(v.mm, { start: v.vmEnd, end });
           // vma_adjust_trans_huge(): a PMD the new boundaries cut is split first.
           if (start !== v.vmStart) layer.splitAt(v.mm, start);
           if (end !== v.vmEnd) layer.splitAt(v.mm, end);
@@ -49,19 +73,30 @@ export function makeFolioDesign(base: DesignInfo, scheme: MapcountScheme, versio
           inner.vmaSplit(v, nw);
         },
         vmaMerge: (keep, gone, copied) => inner.vmaMerge(keep, gone, copied),
-        vmaFork: (p, c) => inner.vmaFork(p, c),
+        vmaFork: (p, c) => {
+          inner.vmaFork(p, c);
+          // copy_page_range() runs when vma_needs_copy(): the source has an anon_vma; each
+          // PTE table of the parent's range is copied (copy_pte_range(), even an empty one).
+          if (inner.hasAnonObject(p))
+            for (const ch of tables.chunks(p.mm)) if (ch * nr < p.vmEnd && ch * nr + nr > p.vmStart) tables.add(c.mm, ch);
+        },
         vmaCopy: (s, t) => inner.vmaCopy(s, t),
         anonMergeable: (a, b, c) => inner.anonMergeable(a, b, c),
         hasAnonObject: (v) => inner.hasAnonObject(v),
         anonPrepare: (v) => inner.anonPrepare(v),
         pageAddAnon: (page, vma, addr, how) => {
           inner.pageAddAnon(page, vma, addr, how);
+          ptes(vma, addr); // a PMD-mapped folio's pages are added by the layer, not here
           if (how !== "new") layer.pageAdded(page, vma, how === "swapin-exclusive");
         },
-        pageAddFile: (page, vma, addr) => inner.pageAddFile(page, vma, addr),
+        pageAddFile: (page, vma, addr) => {
+          inner.pageAddFile(page, vma, addr);
+          ptes(vma, addr);
+        },
         pageDupAtFork: (page, pv, cv, addr) => {
           inner.pageDupAtFork(page, pv, cv, addr);
           layer.pageDup(page, pv, cv, addr);
+          ptes(cv, addr);
         },
         pageRemove: (page, vma, addr) => {
           layer.pageRemoved(page, vma, addr);
@@ -70,6 +105,7 @@ export function makeFolioDesign(base: DesignInfo, scheme: MapcountScheme, versio
         pageReuse: (page, vma, addr) => inner.pageReuse(page, vma, addr),
         pageMove: (page, ov, from, nv, to) => {
           layer.pageMove(page, ov, from, nv, to);
+          ptes(nv, to); // move_ptes() into a table at the destination, unless the PMD moved
           return inner.pageMove(page, ov, from, nv, to);
         },
         swapinMustCopy: (page, vma, addr) => inner.swapinMustCopy(page, vma, addr),

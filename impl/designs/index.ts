@@ -51,6 +51,8 @@ export const designs: readonly DesignInfo[] = [
   anonVmaChain616,
   makeFolioDesign(anonVmaChain, "per-page", "6.14"),
   makeFolioDesign(anonVmaChain, "no-page-mapcount", "6.15"),
+  makeFolioDesign(anonVmaChain, "per-page", "6.14", true),
+  makeFolioDesign(anonVmaChain, "no-page-mapcount", "6.15", true),
 ];
 
 export function findDesign(name: string): DesignInfo | undefined {
