@@ -48,6 +48,7 @@ export const folioMutants = [
   "queue-fully-unmapped",
   "migrate-drops-deferred",
   "migrate-partial-whole",
+  "split-vma-keeps-pmd",
 ] as const;
 export type FolioMutant = (typeof folioMutants)[number];
 
@@ -499,8 +500,27 @@ export class FolioLayer {
     this.pmdUnmapped(f, mm);
   }
 
+  /**
+   * change_protection()'s change_pmd_range() over [start, end) of mm (mprotect, mlock): a PMD
+   * the range covers only in part is split (`next - addr != HPAGE_PMD_SIZE`). With the vma
+   * boundaries already splitting PMDs (vma_adjust_trans_huge()) there is none; before that
+   * (the mutant split-vma-keeps-pmd, F10) this walk was what split them.
+   */
+  changeProtection(mm: Mm, start: number, end: number): void {
+    const t = this.pmds.get(mm);
+    if (!t || t.size === 0 || start >= end) return;
+    const nr = this.nr;
+    for (let c = Math.floor(start / nr); c * nr < end; c++)
+      if (t.has(c) && (c * nr < start || c * nr + nr > end)) this.splitPmd(mm, c);
+  }
+
   /** Split every PMD of mm that straddles `boundary` (vma_adjust_trans_huge / split_huge_pmd_if_needed). */
   splitAt(mm: Mm, boundary: number): void {
+    // Before Andrea Arcangeli's "thp: avoid breaking huge pmd invariants in case of vma_adjust
+    // failures" (THP series patch 57/66, 2010) a vma boundary did not split the PMD it cut:
+    // the operation's own walk did, later (changeProtection, zapRange, pageMove), which an
+    // allocation failure between two split_vma() calls skips (F10).
+    if (this.mutant === "split-vma-keeps-pmd") return;
     if (boundary % this.nr === 0) return;
     this.splitPmd(mm, Math.floor(boundary / this.nr));
   }

@@ -218,6 +218,7 @@ function changeFlags(k: Kernel, mm: Mm, addr: number, len: number, mask: number,
     if (e instanceof AllocFailure) k.allocator.stoppedAt = at;
     throw e;
   } finally {
+    k.folio?.changeProtection(mm, addr, at); // change_pmd_range() splits a partly covered PMD
     if (mask === VM_WRITE && bits === 0) {
       // kernel: change_protection(): existing PTEs of the changed part lose write permission.
       for (let a = addr; a < at; a++) {

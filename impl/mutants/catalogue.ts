@@ -540,7 +540,7 @@ export const catalogue: MutantEntry[] = [
     correct: "anon-vma-chain+folio-6.14",
     title: "migration of a THP queued at fault drops the target off the deferred split queue",
     story:
-      "A real defect of 6.12 onwards: dafff3f4c850 (Usama Arif, \"mm: split underused THPs\", 6.12) queues every THP at fault (deferred_split_folio(folio, false) in __do_huge_pmd_anonymous_page) so that the shrinker can split it if underused; migration's __folio_migrate_mapping() unqueues the source and nothing queues the destination, so \"underutilized THPs ... escape the shrinker after NUMA migration, since they silently drop off the deferred split list\". Fix: Usama Arif, \"mm: migrate: requeue destination folio on deferred split queue\", Reported-by Johannes Weiner, Fixes: dafff3f4c850 (v2 posted 2026-03-10, read on lkml.iu.edu with the v1 review by David Hildenbrand and Zi Yan; whether and where it was merged was not verified). rmapcheck's whole-folio migration (impl/folio-migrate.ts) requeues the target with the source's partially-mapped state, as the v2 does; the mutant does not. I14's clause: a THP queued at fault and not yet scanned by the shrinker is on the queue (thp_underused() itself is false at the default max_ptes_none, so rmapcheck never splits for underuse). The known sequence: fault a THP, migrate it.",
+      "A real defect of 6.12 onwards: dafff3f4c850 (Usama Arif, \"mm: split underused THPs\", 6.12) queues every THP at fault (deferred_split_folio(folio, false) in __do_huge_pmd_anonymous_page) so that the shrinker can split it if underused; migration's __folio_migrate_mapping() unqueues the source and nothing queues the destination, so \"underutilized THPs ... escape the shrinker after NUMA migration, since they silently drop off the deferred split list\". Fix: Usama Arif, \"mm: migrate: requeue destination folio on deferred split queue\", Reported-by Johannes Weiner, Fixes: dafff3f4c850 (v2 posted 2026-03-10, read on lkml.iu.edu with the v1 review by David Hildenbrand and Zi Yan; merged as 8a8ca142a488 and backported to 6.12 stable in May 2026, as a later syzbot fix's Fixes: tag and the stable queue show). rmapcheck's whole-folio migration (impl/folio-migrate.ts) requeues the target with the source's partially-mapped state, as the v2 does; the mutant does not. I14's clause: a THP queued at fault and not yet scanned by the shrinker is on the queue (thp_underused() itself is false at the default max_ptes_none, so rmapcheck never splits for underuse). The known sequence: fault a THP, migrate it.",
     invariants: ["I14"],
     minimal: [anon(1, 4, 4), w(1, 5, 1), { op: "migrate", mm: 1, addr: 5 }],
     quick: true,
@@ -556,6 +556,19 @@ export const catalogue: MutantEntry[] = [
     invariants: ["I14"],
     minimal: [anon(1, 4, 4), w(1, 5, 1), { op: "munmap", mm: 1, addr: 4, len: 1 }, { op: "migrate", mm: 1, addr: 5 }],
     quick: true,
+  },
+  {
+    id: "F10",
+    design: "anon-vma-chain+folio-6.14",
+    mutant: "split-vma-keeps-pmd",
+    correct: "anon-vma-chain+folio-6.14",
+    title: "a vma split cuts a PMD mapping without splitting it; an allocation failure at the second split leaves it across two vmas",
+    story:
+      "A real bug of the first THP code, fixed by Andrea Arcangeli, \"avoid breaking huge pmd invariants in case of vma_adjust failures\" ([PATCH 57 of 66] of the THP series, 2010-11-03, read in the posting on linux-mm; in mainline with THP itself, 2.6.38, as \"thp: avoid breaking huge pmd invariants in case of vma_adjust failures\"; Red Hat's RHEL 6 changelog lists it as a later fix to the 2.6.32-71 THP backport, so RHEL 6.0's kernel shipped without it). \"An huge pmd can only be mapped if the corresponding 2M virtual range is fully contained in the vma. At times the VM calls split_vma twice, if the first split_vma succeeds and the second fail, the first split_vma remains in effect and it's not rolled back\": before the fix only the operation's own page walk (change_pmd_range(), zap_pmd_range()) split a PMD its range covered in part, and a failure of the second split_vma() returned before that walk. The fix added vma_adjust_trans_huge() to vma_adjust(), which rmapcheck's folio layer calls at every vma boundary change (splitAt); the mutant skips it and leaves the splitting to the walks of mprotect/mlock (changeProtection), munmap/madvise (zapRange) and mremap (pageMove), as the 2010 code did, so it is clean without allocation failures. Here mprotect 6+4 splits the vma at 6 (the PMD [4, 8) is cut), and the second split, at 10, fails: mprotect returns ENOMEM with the vma split at 6 and the PMD across it (I12).",
+    invariants: ["I12"],
+    minimal: [anon(1, 4, 8), w(1, 5, 1), { op: "mprotect", mm: 1, addr: 6, len: 4, prot: "r", failAlloc: 4 }],
+    quick: true,
+    failAlloc: 0.6,
   },
 ];
 
