@@ -16,6 +16,7 @@ import {
   type Tally,
   checkConformance,
   conformWorldFor,
+  hostDisturbances,
   restrictions,
   runCommands,
 } from "../conform/conform.js";
@@ -92,6 +93,10 @@ export async function conformCommand(flags: ConformFlags): Promise<number> {
   const written = cx && flags.reports !== undefined ? writeReport(flags.reports, toReport(cx, result, spec, flags), spec.design) : undefined;
   if (flags.json) console.log(JSON.stringify(toJson(result, seconds, spec, written), null, 2));
   else printResult(result, seconds, written);
+  if (thp && !flags.json) {
+    const d = hostDisturbances;
+    console.log(`  host runs repeated because the host changed large folios on its own (khugepaged, fallback, split): ${d.repeated}${d.repeated ? ` (last: ${d.last})` : ""}`);
+  }
   return cx ? EXIT_COUNTEREXAMPLE : EXIT_OK;
 }
 

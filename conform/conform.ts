@@ -765,6 +765,9 @@ export function judge(sim: Simulated, opts: ConformOptions, tally?: Tally): Sequ
  * changes large folios (khugepaged, an allocation fallback, a split: conform/thp.ts) is
  * repeated; after thpAttempts disturbed runs, conform gives up with one line.
  */
+/** THP mode: host runs repeated because the host changed large folios on its own (per process). */
+export const hostDisturbances = { repeated: 0, last: "" };
+
 function hostRun(cmds: readonly Cmd[], opts: ConformOptions): HostRun {
   const world = opts.world ?? conformWorldFor(opts.design);
   if (world.folioOrder && !opts.thp) {
@@ -778,6 +781,8 @@ function hostRun(cmds: readonly Cmd[], opts: ConformOptions): HostRun {
     const moved = disturbance(before, thpCounters());
     if (moved === undefined) return run;
     why = moved;
+    hostDisturbances.repeated++;
+    hostDisturbances.last = moved;
   }
   throw new HostExecutorError(`the host changed large folios on its own in ${thpAttempts} runs of the same commands (${why}): THP cannot be compared now`);
 }
