@@ -59,7 +59,13 @@ export function execSyscall(k: Kernel, c: Cmd): Outcome {
 function faultAfter(k: Kernel, race: Race, run: () => Outcome): Outcome {
   const out = run();
   const fault = raceFault(race);
-  if (fault) k.lastFault = { order: "after", outcome: dispatch(k, fault) };
+  if (!fault) return out;
+  // The command's failure point is its own: the fault's allocations do not count towards it.
+  const a = k.allocator;
+  const saved = { failAt: a.failAt, count: a.count, fired: a.fired, stoppedAt: a.stoppedAt };
+  a.begin(0);
+  k.lastFault = { order: "after", outcome: dispatch(k, fault) };
+  Object.assign(a, saved);
   return out;
 }
 

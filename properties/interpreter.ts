@@ -153,14 +153,17 @@ export class Session {
     const ran = this.kernel.lastFault as Kernel["lastFault"];
     this.kernel.lastFault = undefined;
     const faultCmd = raceFault(race) as Cmd;
-    if ("invariant" in kernel || ran === undefined) return { model: this.applyModel(cmd), kernel };
+    // A command with a failure point does not race: the kernel ran it, then the fault.
+    const alloc = this.kernel.allocator;
+    const failed = failAllocOf(cmd) !== undefined && alloc.fired ? { stoppedAt: alloc.stoppedAt } : undefined;
+    if ("invariant" in kernel || ran === undefined) return { model: this.applyModel(cmd, failed), kernel };
     let model: Outcome;
     let faultOut: Outcome;
     if (ran.order === "before") {
       faultOut = this.applyModel(faultCmd);
-      model = this.applyModel(cmd);
+      model = this.applyModel(cmd, failed);
     } else {
-      model = this.applyModel(cmd);
+      model = this.applyModel(cmd, failed);
       faultOut = this.applyModel(faultCmd);
     }
     // The caller recounts for cmd; the fault's process and pages are recounted here.
