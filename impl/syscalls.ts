@@ -211,11 +211,17 @@ function changeFlags(k: Kernel, mm: Mm, addr: number, len: number, mask: number,
   const end = addr + len;
   if (!rangeMapped(mm, addr, end)) return errno("ENOMEM");
   let at = addr;
+  // The parts whose protection changed (mprotect_fixup() returns early where the flags stay
+  // as they are, and only mprotect calls change_protection(): mlock_fixup() does not).
+  const changed: [number, number][] = [];
   try {
     while (at < end) {
       const vma = findVma(mm, at) as Vma;
       const upto = Math.min(end, vma.vmEnd);
-      modifyVma(k, vma, at, upto, (vma.vmFlags & ~mask) | bits);
+      const flags = (vma.vmFlags & ~mask) | bits;
+      const protChange = mask === VM_WRITE && flags !== vma.vmFlags;
+      modifyVma(k, vma, at, upto, flags);
+      if (protChange) changed.push([at, upto]);
       at = upto;
     }
   } catch (e) {
@@ -224,7 +230,7 @@ function changeFlags(k: Kernel, mm: Mm, addr: number, len: number, mask: number,
     if (e instanceof AllocFailure) k.allocator.stoppedAt = at;
     throw e;
   } finally {
-    k.folio?.changeProtection(mm, addr, at); // change_pmd_range() splits a partly covered PMD
+    if (k.folio) for (const [from, to] of changed) k.folio.changeProtection(mm, from, to); // change_pmd_range() splits a partly covered PMD
     if (mask === VM_WRITE && bits === 0) {
       // kernel: change_protection(): existing PTEs of the changed part lose write permission.
       for (let a = addr; a < at; a++) {
