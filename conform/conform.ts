@@ -866,6 +866,7 @@ export interface ConformResult {
 export function conformPlans(maxCommands: number, swarm: boolean): fc.Arbitrary<Plan> {
   return planArbitrary({ maxCommands, swarm }).map((p) => ({
     ...p,
+    exec: false,
     weights: p.weights.map((w, i) => (isInvisible({ op: allOps[i] } as Cmd) || allOps[i] === "exec" ? 0 : w)),
   }));
 }

@@ -590,14 +590,18 @@ export function* swapper(r: Race_, page: Page): Thread {
  * PTE mapping the page, one vma per step (reclaim's aging, impl/vmscan.ts pageReferenced()).
  * It only reads and clears bits, so a miss is not fatal to the kernel; but a walk racing an
  * mremap is promised the old or the new PTE like any other (mm/mremap.c), so I10 holds it
- * to: after the walk no PTE mapping the page is still young (nothing sets young bits during a
- * race), except inside a temporary stack being moved (mappedInTemporaryStack), and it never
- * clears a bit of a PTE that does not map the page (presentAt, the pfn check).
+ * to: after a walk that went through its whole list no PTE mapping the page is still young
+ * (nothing sets young bits during a race), except inside a temporary stack being moved
+ * (mappedInTemporaryStack); a walk whose pra->mapcount ran out first may leave one (below);
+ * and it never clears a bit of a PTE that does not map the page (presentAt, the pfn check).
  */
 export function* referencer(r: Race_, page: Page): Thread {
   const k = r.k;
   let found = 0;
   let referenced = 0;
+  // pra.mapcount: the folio's mapcount when folio_referenced() is called, counted down per
+  // mapping found (a racing munmap's zaps do not shorten the walk).
+  const mapcount = page.mapcount;
   // The folio is isolated from the LRU while reclaim looks at it (shrink_folio_list()): a
   // reference, so a racing munmap's zaps cannot free it under the walk.
   // (Planted "referenced-without-reference": the walk forgets it, impl/interleave-munmap.test.ts.)
@@ -614,8 +618,17 @@ export function* referencer(r: Race_, page: Page): Thread {
     if (pte.young) referenced++;
     r.note(WALKER, `folio_referenced: ${where(vma.mm, addr)}${pte.young ? " young: cleared" : ": not young"}`);
     pte.young = false;
-    return found < page.mapcount; // folio_referenced_one(): stop once pra->mapcount reaches 0
+    return found < mapcount; // folio_referenced_one(): stop once pra->mapcount reaches 0
   });
+  // The count can reach 0 before the list ends without every PTE having been seen: a racing
+  // move lets the walk meet one PTE twice, in its old place and its new (mm/mremap.c: rmap
+  // "will always observe either the old pte, or the new pte, or both"), and the walk then
+  // stops short. The kernel accepts that (an aging heuristic); a walk that went through its
+  // whole list must have cleared every young bit.
+  if (found >= mapcount) {
+    if (ref) k.putPage(page, "folio_referenced (putback)");
+    return;
+  }
   const young: string[] = [];
   for (const mm of k.mms.values()) {
     for (const [a, pte] of mm.pt) if (pte.kind === "present" && pte.pfn === page.pfn && pte.young) young.push(where(mm, a));

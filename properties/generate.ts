@@ -31,8 +31,10 @@ export interface Plan {
   /** Interleaving mode: this run's race rate (swarm: 0 in some runs) and a draw per choice. */
   readonly raceRate?: number;
   readonly races?: readonly RaceDraw[];
-  /** Interleaving mode: the commands that may race (absent: mremap, fork and truncate). */
+  /** Interleaving mode: the commands that may race (absent: all of them). */
   readonly raceOps?: readonly Op[];
+  /** exec is on in this run (a share of runs, drawn last: see withExec). */
+  readonly exec?: boolean;
 }
 
 /**
@@ -87,8 +89,10 @@ export interface PlanOptions {
   readonly failAlloc?: number;
   /** Probability that a MREMAP_FIXED move, a fork or a truncate races a second thread (0 or absent: off). */
   readonly interleave?: number;
-  /** The commands that may race (absent: all three); a catalogue entry's hunt names its own. */
+  /** The commands that may race (absent: all); a catalogue entry's hunt names its own. */
   readonly raceOps?: readonly Op[];
+  /** Generate exec in a quarter of the runs (default: when interleave is on). */
+  readonly exec?: boolean;
 }
 
 const choiceArb = fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat());
@@ -96,12 +100,31 @@ const choiceArb = fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat());
 /** The ops a swarm run may never switch off: without them nothing is mapped or shared. */
 const alwaysOn: readonly Op[] = ["mmap", "write", "fork"];
 
+/**
+ * The ops drawn by weight: every op but exec, so that the weights, and every plan drawn before
+ * exec existed, stay as they were (seeds and the tests built on them keep their sequences).
+ * exec comes from a draw of its own, appended after everything else (withExec).
+ */
+const weightedOps: readonly Op[] = allOps.filter((op) => op !== "exec");
+
+/**
+ * A plan; with exec on (PlanOptions.exec, default: in interleaving mode), last whether this
+ * run generates exec (one run in four). Off, the plan is drawn exactly as before exec existed:
+ * a cheap way to map and write a page, exec would otherwise win the shrinking of many known
+ * counterexamples (and change what the seeds of the existing tests find).
+ */
 export function planArbitrary(opts: PlanOptions): fc.Arbitrary<Plan> {
-  const base = allOps.map((op) => defaultWeights[op]);
+  const base = basePlanArbitrary(opts);
+  if (!(opts.exec ?? (opts.interleave ?? 0) > 0)) return base;
+  return fc.record({ plan: base, exec: fc.nat({ max: 3 }) }).map(({ plan, exec }) => (exec === 0 ? { ...plan, exec: true } : plan));
+}
+
+function basePlanArbitrary(opts: PlanOptions): fc.Arbitrary<Plan> {
+  const base = weightedOps.map((op) => defaultWeights[op]);
   const weights = opts.swarm
     ? fc
-        .array(fc.boolean(), { minLength: allOps.length, maxLength: allOps.length })
-        .map((on) => base.map((w, i) => (on[i] || alwaysOn.includes(allOps[i] as Op) ? w : 0)))
+        .array(fc.boolean(), { minLength: weightedOps.length, maxLength: weightedOps.length })
+        .map((on) => base.map((w, i) => (on[i] || alwaysOn.includes(weightedOps[i] as Op) ? w : 0)))
     : fc.constant(base);
   const plan = fc.record({
     weights,
@@ -384,11 +407,22 @@ export class Resolver {
 
   private pickOp(a: number): Op {
     let r = a % this.total;
-    for (let i = 0; i < allOps.length; i++) {
+    for (let i = 0; i < weightedOps.length; i++) {
       r -= this.weights[i] as number;
-      if (r < 0) return allOps[i] as Op;
+      if (r < 0) return weightedOps[i] as Op;
     }
     return "write";
+  }
+
+  /**
+   * exec in place of the command choice i would make, in a run whose plan has exec on, for
+   * about defaultWeights.exec in 40 choices (bits of the op draw that pickOp's modulus leaves).
+   */
+  withExec(plan: Plan, state: ModelState, choice: Choice, cmd: Cmd): Cmd {
+    if (!plan.exec || (choice[0] >>> 20) % 40 >= defaultWeights.exec || !("mm" in cmd) || state.mms[cmd.mm] === undefined) return cmd;
+    const args: number[] = [];
+    for (let i = 0; i <= choice[2] % execArgPagesMax; i++) args.push(++this.token);
+    return { op: "exec", mm: cmd.mm, args };
   }
 
   /** Mostly a mapped page or an edge of a mapped run; sometimes anywhere. */

@@ -168,7 +168,8 @@ export function executePlan(
     return { commands, failure, executed, skipped, marks, fired: allocFailures, races, racesNeedingRmapLocks };
   };
   for (const [i, choice] of plan.choices.entries()) {
-    const failure = step(withRace(plan, i, withFailure(plan, i, resolver.resolve(session.model, choice)), moves, session.model, world.vpnLimit));
+    const cmd = resolver.resolve(session.model, choice);
+    const failure = step(withRace(plan, i, withFailure(plan, i, plan.exec ? resolver.withExec(plan, session.model, choice, cmd) : cmd), moves, session.model, world.vpnLimit));
     if (failure) return result(failure);
   }
   // Exits in a drawn order, with a full check after each whatever the schedule (Session.apply
