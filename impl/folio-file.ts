@@ -169,7 +169,7 @@ export function splitFileFolio(layer: FolioLayer, f: Folio): boolean {
     if (f.gone[i]) continue;
     const page = f.pages[i] as Page;
     for (const m of rmapWalk(k, page)) {
-      if (!layer.walkSees(f, m.vma)) continue;
+      if (!layer.walkSeesPage(f, i, m.vma)) continue;
       if (!k.ptePointsTo(m.vma.mm, m.addr, page.pfn)) continue;
       k.zapPte(m.vma, m.addr, "split_folio (file)");
     }

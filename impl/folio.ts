@@ -50,6 +50,7 @@ export const folioMutants = [
   "migrate-drops-deferred",
   "migrate-partial-whole",
   "split-vma-keeps-pmd",
+  "file-tail-address-efault",
 ] as const;
 export type FolioMutant = (typeof folioMutants)[number];
 
@@ -901,6 +902,18 @@ export class FolioLayer {
   }
 
   /**
+   * walkSees() for page i of f. The mutant file-tail-address-efault (F17): before 31657170deaf
+   * (Jue Wang, "mm/thp: fix page_address_in_vma() on file THP tails", 5.13, Fixes: 800d8c63b2e9
+   * "shmem: add huge pages support", 4.8) page_address_in_vma() compared vm_file->f_mapping
+   * with page->mapping, which a tail page of a file THP does not carry (compound_head()'s does):
+   * -EFAULT, so a walker that asks it the address of a tail page finds no mapping of it.
+   */
+  walkSeesPage(f: Folio, i: number, vma: Vma): boolean {
+    if (this.mutant === "file-tail-address-efault" && f.file && i > 0) return false;
+    return this.walkSees(f, vma);
+  }
+
+  /**
    * Bytes of mapcount state per folio on LP64: 6.14 a 4-byte _mapcount per page plus
    * _large_mapcount, _entire_mapcount and _nr_pages_mapped; 6.15 _large_mapcount,
    * _entire_mapcount, _mm_ids (8) and _mm_id_mapcount[2] — whatever the order.
@@ -997,7 +1010,7 @@ export class FolioLayer {
       if (f.gone[i]) continue;
       const p = f.pages[i] as Page;
       this.inner.walk(p, (vma, addr) => {
-        if (this.mutant === "vma-address-wraps" && this.headAddressWraps(f, vma)) return true;
+        if (!this.walkSeesPage(f, i, vma)) return true;
         if (!this.k.ptePointsTo(vma.mm, addr, p.pfn)) return true;
         const chunk = Math.floor(addr / this.nr);
         if (this.pmds.get(vma.mm)?.get(chunk) === f) {
