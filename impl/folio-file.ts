@@ -102,6 +102,12 @@ export function filePmdFault(layer: FolioLayer, vma: Vma, addr: number, page: Pa
   if (layer.tables.has(mm, start / nr)) return undefined; // do_set_pmd() wants pmd_none()
   for (let a = start; a < start + nr; a++) if (mm.pt.has(a)) return undefined;
   const file = page.file as File;
+  // No PMD across i_size (74207de2ba10, Kiryl Shutsemau, "mm/memory: do not populate page
+  // table entries beyond i_size", 6.18-rc, Fixes: 6795801366da "xfs: Support large folios"):
+  // a folio crossing EOF is mapped by PTE so that an access past EOF still raises SIGBUS.
+  // rmapcheck never leaves a folio across EOF (readahead keeps folios below it, truncation
+  // splits or drops a folio it cuts), so the test never refuses here today.
+  if ((f.pages[nr - 1] as Page).index >= file.size) return undefined;
   for (const p of f.pages) if (file.pageCache.get(p.index) !== p) return undefined;
   let hit: PresentPte | undefined;
   for (let i = 0; i < nr; i++) {
