@@ -56,7 +56,7 @@ function unmapToEntries(layer: FolioLayer, f: Folio): MigrationEntry[] {
     if (f.gone[i]) continue;
     const page = f.pages[i] as Page;
     for (const m of rmapWalk(k, page)) {
-      if (!layer.walkSees(f, m.vma)) continue;
+      if (!layer.walkSeesPage(f, i, m.vma)) continue;
       const pte = m.vma.mm.pt.get(m.addr);
       if (pte?.kind !== "present" || pte.pfn !== page.pfn) continue;
       m.vma.mm.pt.delete(m.addr);

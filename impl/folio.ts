@@ -27,10 +27,11 @@ import { AllocFailure } from "./alloc.js";
 import { assert } from "./assert.js";
 import type { RmapDesign } from "./design.js";
 import type { Kernel } from "./kernel.js";
+import { filePmdFault, filePmdZap, fileFolioRead, truncatePartialFolios } from "./folio-file.js";
 import { migrateFolio, splitFolio, swapOutFolio } from "./folio-migrate.js";
 import { PteTables } from "./folio-pgtable.js";
 import { findVma } from "./mmap.js";
-import { type Mm, PG_anon, PG_locked, type Page, type PresentPte, type Vma, VM_SHARED } from "./types.js";
+import { type File, type Mm, PG_anon, PG_locked, type Page, type PresentPte, type Vma, VM_SHARED } from "./types.js";
 
 export type MapcountScheme = "per-page" | "no-page-mapcount";
 
@@ -49,6 +50,7 @@ export const folioMutants = [
   "migrate-drops-deferred",
   "migrate-partial-whole",
   "split-vma-keeps-pmd",
+  "file-tail-address-efault",
 ] as const;
 export type FolioMutant = (typeof folioMutants)[number];
 
@@ -80,6 +82,8 @@ export class Folio {
   awaitingScan = false;
   /** Pages of the folio not yet freed (the model frees unmapped pages one by one). */
   live: number;
+  /** A page-cache folio (impl/folio-file.ts): no PageAnonExclusive, never deferred-split. */
+  file = false;
   constructor(
     readonly order: number,
     pages: Page[],
@@ -130,6 +134,14 @@ export class FolioStats {
   /** Splits refused because the rmap walk did not account for every mapping. */
   splitFailures = 0;
   largeReuses = 0;
+  /** Page-cache folios read (impl/folio-file.ts). */
+  fileFolios = 0;
+  /** File folios mapped by PMD (do_set_pmd()). */
+  filePmdMaps = 0;
+  /** File PMD mappings zapped by a split (__split_huge_pmd_locked() of a file vma). */
+  filePmdZaps = 0;
+  /** File folios split at truncation (truncate_inode_partial_folio()). */
+  fileFolioSplits = 0;
   /** Checks at which the scheme's maybe-shared answer was true while one mm maps the folio. */
   spuriousShared = 0;
   /** Checks at which it was false while two or more mms map the folio (6.14's "likely"). */
@@ -178,6 +190,8 @@ export class FolioLayer {
   private readonly batches = new Map<string, { f: Folio; left: number; newlyUnmapped: number }>();
   /** Set while impl/folio-migrate.ts moves a whole folio: the per-page hooks stand aside. */
   moving = false;
+  /** The page cache reads large folios (world.fileFolios; impl/folio-file.ts). */
+  fileFolios = false;
 
   constructor(
     readonly k: Kernel,
@@ -195,7 +209,7 @@ export class FolioLayer {
     return this.pmds.get(mm)?.get(Math.floor(addr / this.nr));
   }
 
-  private pmdTable(mm: Mm): Map<number, Folio> {
+  pmdTable(mm: Mm): Map<number, Folio> {
     let t = this.pmds.get(mm);
     if (!t) {
       t = new Map();
@@ -249,15 +263,20 @@ export class FolioLayer {
 
   private subSlot(f: Folio, mm: Mm, diff: number): void {
     const slot = f.mmId[0] === mm.id ? 0 : f.mmId[1] === mm.id ? 1 : -1;
-    if (slot === -1) return;
-    f.mmIdMapcount[slot] -= diff;
-    this.stats.counterWrites++;
-    if (f.mmIdMapcount[slot] > 0) return;
-    this.stats.counterWrites++; // _mm_ids: the slot is freed
-    f.mmId[slot] = 0;
-    f.mmIdMapcount[slot] = 0;
+    // An mm without a slot skips to the "one MM slot owns all mappings" test below (the
+    // if / else-if of folio_sub_return_large_mapcount() has no else): so the last unmap of a
+    // folio by a slotless mm clears the shared bit, both slots being free (file folios outlive
+    // their mappings in the page cache; impl/folio-file.ts).
+    if (slot !== -1) {
+      f.mmIdMapcount[slot] -= diff;
+      this.stats.counterWrites++;
+      if (f.mmIdMapcount[slot] > 0) return;
+      this.stats.counterWrites++; // _mm_ids: the slot is freed
+      f.mmId[slot] = 0;
+      f.mmIdMapcount[slot] = 0;
+    }
     // The last mapping of this mm went: one slot may now hold every remaining mapping.
-    if (this.mutant === "slot-free-clears-shared") f.shared = false;
+    if (this.mutant === "slot-free-clears-shared" && slot !== -1) f.shared = false;
     else if (f.mmIdMapcount[0] === f.largeMapcount || f.mmIdMapcount[1] === f.largeMapcount) f.shared = false;
   }
 
@@ -292,7 +311,7 @@ export class FolioLayer {
     f.onDeferredList = false;
   }
 
-  private ptesMapped(f: Folio, mm: Mm, i: number): void {
+  ptesMapped(f: Folio, mm: Mm, i: number): void {
     if (this.scheme === "per-page") {
       f.pageMapcount[i] = (f.pageMapcount[i] as number) + 1;
       this.stats.counterWrites += f.pageMapcount[i] === 1 ? 2 : 1; // + _nr_pages_mapped
@@ -327,7 +346,7 @@ export class FolioLayer {
    * was queued and counted as THP_DEFERRED_SPLIT_PAGE: the mutant queue-fully-unmapped (F7).
    */
   private pteRemovalDone(f: Folio, newlyUnmapped: number): void {
-    if (f.entireMapcount > 0) return;
+    if (f.entireMapcount > 0 || f.file) return; // only anon folios are queued (folio_test_anon)
     if (f.largeMapcount === 0) {
       if (this.mutant === "queue-fully-unmapped" && newlyUnmapped > 0) this.queue(f, true);
       return;
@@ -336,18 +355,18 @@ export class FolioLayer {
     if (partially && !f.partiallyMapped) this.queue(f, true);
   }
 
-  private pmdMapped(f: Folio, mm: Mm): void {
+  pmdMapped(f: Folio, mm: Mm): void {
     f.entireMapcount++;
     this.stats.counterWrites += this.scheme === "per-page" && f.entireMapcount === 1 ? 2 : 1;
     this.addLarge(f, mm, 1);
   }
 
   /** __folio_remove_rmap(RMAP_LEVEL_PMD). */
-  private pmdUnmapped(f: Folio, mm: Mm): void {
+  pmdUnmapped(f: Folio, mm: Mm): void {
     f.entireMapcount--;
     this.stats.counterWrites += this.scheme === "per-page" && f.entireMapcount === 0 ? 2 : 1;
     this.subLarge(f, mm, 1);
-    if (f.entireMapcount > 0 || f.largeMapcount === 0) return;
+    if (f.entireMapcount > 0 || f.largeMapcount === 0 || f.file) return;
     if (this.mutant === "pmd-unmap-not-queued") return;
     const partially = this.scheme === "per-page" ? this.pagesMapped(f) < f.nr : f.largeMapcount < f.nr;
     if (partially && !f.partiallyMapped) this.queue(f, true);
@@ -475,6 +494,43 @@ export class FolioLayer {
     return undefined;
   }
 
+  // --- file large folios (impl/folio-file.ts) ---------------------------------------------
+
+  /** A page-cache folio of the layer's order made of `pages` (fileFolioRead()). */
+  newFileFolio(pages: Page[]): Folio {
+    const f = new Folio(this.order, pages);
+    f.file = true;
+    this.stats.foliosAllocated++;
+    for (const p of pages) this.folioOf.set(p, f);
+    return f;
+  }
+
+  /** wp_huge_pmd() on a file PMD: split (zap) it, the written page stays mapped by PTE. */
+  wpHugePmd(vma: Vma, addr: number): void {
+    const chunk = Math.floor(addr / this.nr);
+    if (this.pmds.get(vma.mm)?.get(chunk)?.file) this.splitPmd(vma.mm, chunk, addr);
+  }
+
+  /** A page-cache miss at (file, index): the folio's page, or undefined (an order-0 page). */
+  fileRead(file: File, index: number): Page | undefined {
+    return fileFolioRead(this, file, index);
+  }
+
+  /** do_set_pmd() at a file fault; undefined: map the page alone by PTE. */
+  filePmd(vma: Vma, addr: number, page: Page, write: boolean): PresentPte | undefined {
+    return filePmdFault(this, vma, addr, page, write);
+  }
+
+  /** truncate_inode_partial_folio() for the file folios `size` cuts. */
+  truncatePartial(file: File, size: number): void {
+    truncatePartialFolios(this, file, size);
+  }
+
+  /** copy_huge_pmd() skips a file PMD at fork ("Skip if can be re-fill on fault"). */
+  filePmdAt(mm: Mm, addr: number): boolean {
+    return this.pmds.get(mm)?.get(Math.floor(addr / this.nr))?.file === true;
+  }
+
   // --- PMD splitting: __split_huge_pmd() ----------------------------------------------------
 
   /**
@@ -482,10 +538,14 @@ export class FolioLayer {
    * the same PTEs; the accounting moves from the entire mapping to the pages, and each page
    * inherits the head page's PageAnonExclusive (RMAP_EXCLUSIVE).
    */
-  splitPmd(mm: Mm, chunk: number): void {
+  splitPmd(mm: Mm, chunk: number, keep?: number): void {
     const t = this.pmds.get(mm);
     const f = t?.get(chunk);
     if (!t || !f) return;
+    if (f.file) {
+      filePmdZap(this, mm, chunk, f, { keep }); // a file PMD is zapped, not split (folio-file.ts)
+      return;
+    }
     t.delete(chunk);
     this.stats.pmdSplits++;
     this.tables.add(mm, chunk); // the deposited page table comes back (pgtable_trans_huge_withdraw)
@@ -598,7 +658,13 @@ export class FolioLayer {
     const mm = vma.mm;
     if (this.zapping.size > 0 && this.zapping.delete(`${mm.id}:${addr}`)) return;
     const chunk = Math.floor(addr / this.nr);
-    if (this.pmds.get(mm)?.get(chunk) === f) this.splitPmd(mm, chunk);
+    if (this.pmds.get(mm)?.get(chunk) === f) {
+      if (f.file) {
+        filePmdZap(this, mm, chunk, f, { skip: addr }); // the caller removes addr's PTE
+        return;
+      }
+      this.splitPmd(mm, chunk);
+    }
     const i = f.pages.indexOf(page);
     const key = `${mm.id}:${addr}`;
     const b = this.batches.size > 0 ? this.batches.get(key) : undefined;
@@ -713,7 +779,7 @@ export class FolioLayer {
       dstStart >= newVma.vmStart &&
       dstStart + nr <= newVma.vmEnd; // move_page_tables(): extent == HPAGE_PMD_SIZE, no pgoff test
     if (!suitable) {
-      this.splitPmd(mm, chunk);
+      this.splitPmd(mm, chunk, from);
       return;
     }
     t.delete(chunk);
@@ -786,6 +852,7 @@ export class FolioLayer {
     const g = new Folio(f.order, pages, f.gone);
     for (let i = 0; i < f.nr; i++) if (!f.gone[i]) this.folioOf.set(pages[i] as Page, g);
     for (let i = 0; i < f.nr; i++) g.anonExclusive[i] = f.anonExclusive[i] as boolean;
+    g.file = f.file;
     return g;
   }
 
@@ -832,6 +899,18 @@ export class FolioLayer {
   /** The walk hook of the mutant vma-address-wraps (F6): false where the walk misses the vma. */
   walkSees(f: Folio, vma: Vma): boolean {
     return !(this.mutant === "vma-address-wraps" && this.headAddressWraps(f, vma));
+  }
+
+  /**
+   * walkSees() for page i of f. The mutant file-tail-address-efault (F17): before 31657170deaf
+   * (Jue Wang, "mm/thp: fix page_address_in_vma() on file THP tails", 5.13, Fixes: 800d8c63b2e9
+   * "shmem: add huge pages support", 4.8) page_address_in_vma() compared vm_file->f_mapping
+   * with page->mapping, which a tail page of a file THP does not carry (compound_head()'s does):
+   * -EFAULT, so a walker that asks it the address of a tail page finds no mapping of it.
+   */
+  walkSeesPage(f: Folio, i: number, vma: Vma): boolean {
+    if (this.mutant === "file-tail-address-efault" && f.file && i > 0) return false;
+    return this.walkSees(f, vma);
   }
 
   /**
@@ -931,7 +1010,7 @@ export class FolioLayer {
       if (f.gone[i]) continue;
       const p = f.pages[i] as Page;
       this.inner.walk(p, (vma, addr) => {
-        if (this.mutant === "vma-address-wraps" && this.headAddressWraps(f, vma)) return true;
+        if (!this.walkSeesPage(f, i, vma)) return true;
         if (!this.k.ptePointsTo(vma.mm, addr, p.pfn)) return true;
         const chunk = Math.floor(addr / this.nr);
         if (this.pmds.get(vma.mm)?.get(chunk) === f) {
@@ -1025,6 +1104,7 @@ export class FolioLayer {
       // I14: the deferred split queue.
       const mappedPages = b.pte.filter((c) => c > 0).length;
       const partially =
+        !f.file &&
         b.pmd === 0 &&
         f.largeMapcount > 0 &&
         (this.scheme === "per-page" ? mappedPages < f.nr : f.largeMapcount < f.nr);

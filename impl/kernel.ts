@@ -221,6 +221,10 @@ export class Kernel {
   filePage(file: File, index: number): Page {
     const cached = file.pageCache.get(index);
     if (cached) return cached;
+    if (this.folio?.fileFolios) {
+      const inFolio = this.folio.fileRead(file, index); // a page-cache folio (impl/folio-file.ts)
+      if (inFolio) return inFolio;
+    }
     const page = this.allocPage();
     page.file = file;
     page.mapping = file;
@@ -332,6 +336,10 @@ export class Kernel {
     if (index >= file.size) return "SIGBUS";
     const cache = this.filePage(file, index);
     if (write && !isShared(vma)) return this.cowCopy(vma, addr, cache, false);
+    if (this.folio?.fileFolios) {
+      const pte = this.folio.filePmd(vma, addr, cache, write); // do_set_pmd()
+      if (pte) return pte;
+    }
     this.design.pageAddFile(cache, vma, addr);
     const pte = this.setPte(vma, addr, cache, write);
     if (write) cache.flags |= PG_dirty;
@@ -385,6 +393,7 @@ export class Kernel {
 
   /** kernel: do_wp_page(): write to a present read-only PTE in a writable vma. */
   private wpFault(vma: Vma, addr: number, pte: PresentPte): PresentPte {
+    if (this.folio?.fileFolios) this.folio.wpHugePmd(vma, addr); // a file PMD is zapped but this PTE
     const page = this.pageAt(pte.pfn) as Page;
     if (isShared(vma)) {
       pte.writable = true;

@@ -438,6 +438,7 @@ function copyPte(k: Kernel, pv: Vma, cv: Vma, addr: number): void {
     cv.mm.pt.set(addr, { kind: "swap", slot: pte.slot });
     return;
   }
+  if (k.folio?.fileFolios && k.folio.filePmdAt(pv.mm, addr)) return; // copy_huge_pmd(): a file PMD refaults
   const page = k.pageAt(pte.pfn) as Page;
   k.design.pageDupAtFork(page, pv, cv, addr);
   pte.writable = false; // both sides copy-on-write

@@ -215,6 +215,7 @@ export function truncateFile(k: Kernel, file: File, size: number): void {
       for (let a = from; a < vma.vmEnd; a++) if (vma.mm.pt.has(a)) k.counters.truncateZaps++;
       k.zapRange(vma, from, vma.vmEnd, "unmap_mapping_range");
     }
+    if (k.folio?.fileFolios) k.folio.truncatePartial(file, size); // truncate_inode_partial_folio()
     for (const [index, page] of [...file.pageCache]) {
       if (index >= size) k.removeFromPageCache(page, "truncate_inode_pages");
     }

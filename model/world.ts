@@ -31,6 +31,13 @@ export interface World {
    * impl/folio.ts mthpFault). Unset or empty: none, a fault that cannot map a PMD maps one page.
    */
   readonly mthpOrders?: readonly number[];
+  /**
+   * File large folios (folio designs only): the page cache reads a file in naturally aligned
+   * folios of folioOrder where the whole folio lies below the file's size, and a fault may
+   * map one by PMD (do_set_pmd()) where vma and file offset are aligned (impl/folio-file.ts).
+   * Unset or false: page-cache pages are order 0.
+   */
+  readonly fileFolios?: boolean;
 }
 
 export const defaultWorld: World = {

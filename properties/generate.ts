@@ -304,6 +304,15 @@ export class Resolver {
     return { op: "mmap", mm, addr, len, kind: "anon", prot, fixed };
   }
 
+  /** An aligned, naturally sized file mmap (1 or 2 folios) at a folio-aligned file offset. */
+  private alignedFile(mm: number, at: number, c: number, d: number, kind: MapKind, prot: "r" | "rw", fixed: boolean, order: number): Cmd {
+    const nr = 1 << order;
+    const len = nr * (1 + ((c >>> 13) % 2));
+    const addr = Math.max(nr, Math.min(at - (at % nr), this.world.vpnLimit - len));
+    const pgoff = nr * ((d >>> 6) % Math.max(1, Math.floor(this.world.fileInitialPages / nr)));
+    return { op: "mmap", mm, addr, len, kind, prot, fixed, file: (c >>> 8) % this.world.fileCount, pgoff };
+  }
+
   /** The concrete command for `choice` in `state`. */
   resolve(state: ModelState, choice: Choice): Cmd {
     const [a, b, c, d] = choice;
@@ -340,6 +349,9 @@ export class Resolver {
         // naturally sized range, where a write fault can map a whole folio by PMD.
         if (kind === "anon" && w.folioOrder && (c >>> 12) % 2 === 0) return this.alignedAnon(mm, at, c, prot, fixed, w.folioOrder);
         if (kind === "anon") return { op: "mmap", mm, addr: at, len: mlen, kind, prot, fixed };
+        // File large folios (world.fileFolios): half the file mmaps are aligned in address
+        // and file offset, where a fault can map a whole page-cache folio by PMD.
+        if (w.fileFolios && w.folioOrder && (c >>> 12) % 2 === 0) return this.alignedFile(mm, at, c, d, kind, prot, fixed, w.folioOrder);
         // A literal, not { ...anon, file, pgoff }: an object spread was 40% of resolve().
         return { op: "mmap", mm, addr: at, len: mlen, kind, prot, fixed, file: (c >>> 8) % w.fileCount, pgoff: (d >>> 6) % w.fileInitialPages };
       }

@@ -94,6 +94,10 @@ export const reportSchema = z.object({
     fileMaxPages: int,
     frameCount: int,
     mmLiveMax: int,
+    /** The folio designs' world (model/world.ts): kept so that a loaded report replays in it. */
+    folioOrder: int.optional(),
+    mthpOrders: z.array(int).readonly().optional(),
+    fileFolios: z.boolean().optional(),
   }),
   commands: z.array(cmdSchema),
   failingStep: nat,

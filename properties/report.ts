@@ -62,7 +62,8 @@ const sessionOpts = (r: Pick<ShrinkReport, "mutant" | "quirks" | "world">) => ({
 
 /** Build the report for a counterexample, including which commands are essential. */
 export function buildReport(cx: Counterexample, o: ReportOptions): ShrinkReport {
-  const world = o.world ?? defaultWorld;
+  // A folio design's own world (folioOrder, mthpOrders, fileFolios) when the caller names none.
+  const world = o.world ?? o.design.world ?? defaultWorld;
   const f = cx.failure;
   const base = { mutant: o.mutant, quirks: o.quirks ? [...o.quirks] : undefined, world: { ...world } };
   return {

@@ -24,12 +24,14 @@ export function makeFolioDesign(base: DesignInfo, scheme: MapcountScheme, versio
     mutants: folioMutants,
     vmaPrealloc: base.vmaPrealloc,
     // -mthp: order 1 (2 pages, PTE-mapped) where no 4-page PMD folio fits.
-    world: mthp ? { ...defaultWorld, folioOrder: 2, mthpOrders: [1] } : { ...defaultWorld, folioOrder: 2 },
+    // File large folios (impl/folio-file.ts) in every folio design.
+    world: mthp ? { ...defaultWorld, folioOrder: 2, mthpOrders: [1], fileFolios: true } : { ...defaultWorld, folioOrder: 2, fileFolios: true },
     create(kernel, mutant) {
       const folioMutant = (folioMutants as readonly string[]).includes(mutant ?? "") ? (mutant as FolioMutant) : undefined;
       const inner = base.create(kernel, folioMutant ? undefined : mutant);
       const layer = new FolioLayer(kernel, inner, scheme, kernel.world.folioOrder ?? 2, folioMutant);
       layer.mthpOrders = [...(kernel.world.mthpOrders ?? [])].filter((o) => o > 0 && o < layer.order).sort((a, b) => b - a);
+      layer.fileFolios = kernel.world.fileFolios ?? false;
       kernel.folio = layer;
       // PTE tables (impl/folio-pgtable.ts): made where a PTE is set, freed by free_pgtables().
       const nr = layer.nr;
@@ -92,6 +94,7 @@ export function makeFolioDesign(base: DesignInfo, scheme: MapcountScheme, versio
         pageAddFile: (page, vma, addr) => {
           inner.pageAddFile(page, vma, addr);
           ptes(vma, addr);
+          layer.pageAdded(page, vma, false); // folio_add_file_rmap_ptes() (a file folio's page)
         },
         pageDupAtFork: (page, pv, cv, addr) => {
           inner.pageDupAtFork(page, pv, cv, addr);

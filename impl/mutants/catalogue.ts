@@ -570,6 +570,21 @@ export const catalogue: MutantEntry[] = [
     quick: true,
     failAlloc: 0.6,
   },
+  {
+    id: "F17",
+    design: "anon-vma-chain+folio-6.14",
+    mutant: "file-tail-address-efault",
+    correct: "anon-vma-chain+folio-6.14",
+    title: "the rmap walk cannot compute the address of a file large folio's tail page: its mappings are not found",
+    story:
+      "A real defect of file THP rmap from 4.8 to 5.13: 31657170deaf (Jue Wang, \"mm/thp: fix page_address_in_vma() on file THP tails\", posted by Hugh Dickins as [PATCH 4/7] of his mm/thp series on 1 June 2021, v2 05/10; Fixes: 800d8c63b2e9 \"shmem: add huge pages support\"; Cc: stable; the id and title read in Hugh Dickins's note to Greg Kroah-Hartman of 16 June 2021 listing the mm/thp commits Linus took that day, and in stable revlists). \"Anon THP tails were already supported, but memory-failure may need to use page_address_in_vma() on file THP tails, which its page->mapping check did not permit\": page_address_in_vma() compared vma->vm_file->f_mapping with page->mapping, which a tail page does not carry, and returned -EFAULT; the fix compares compound_head(page)->mapping. The patch says \"no current usage is known to hit the issue\" (its user was memory-failure's add_to_kill(), which rmapcheck does not model); the mutant puts the pre-fix answer in the walk rmapcheck's file-folio users share (the folio's rmap walk checked by I12, split_folio() at truncation, whole-folio migration): a PTE mapping of a tail page is not found. Here a shared mapping at an offset not aligned with its address maps page 3 of the page-cache folio [0, 4) by PTE; the folio's walk finds 0 of its 1 mapping (I12).",
+    invariants: ["I12"],
+    minimal: [
+      { op: "mmap", mm: 1, addr: 4, len: 4, kind: "shared-file", prot: "rw", fixed: true, file: 0, pgoff: 2 },
+      { op: "read", mm: 1, addr: 5 },
+    ],
+    quick: true,
+  },
 ];
 
 export const findMutant = (name: string): MutantEntry | undefined =>
