@@ -108,10 +108,10 @@ function search(
 }
 
 /** Hunt one mutant with one seed, until found or out of time. */
-export function huntOne(m: MutantEntry, seed: number, timeLimit: number): SeedOutcome {
+export function huntOne(m: MutantEntry, seed: number, timeLimit: number, runs = Number.POSITIVE_INFINITY): SeedOutcome {
   const design = lookupDesign(m.design);
   if (!design) throw new UsageError(`catalogue entry ${m.id} names unknown design '${m.design}'`);
-  const r = search({ design, mutant: m.mutant, quirks: m.quirks, failAlloc: m.failAlloc, interleave: m.interleave, raceOps: m.raceOps }, seed, { runs: Number.POSITIVE_INFINITY, seconds: timeLimit });
+  const r = search({ design, mutant: m.mutant, quirks: m.quirks, failAlloc: m.failAlloc, interleave: m.interleave, raceOps: m.raceOps }, seed, { runs, seconds: timeLimit });
   const cx = r.counterexample;
   return {
     seed,

@@ -50,14 +50,20 @@ describe("mutant catalogue: known sequences", () => {
   }
 });
 
+/**
+ * A budget of runs, not of seconds: a seed's search is deterministic, so whether it finds the
+ * bug within the budget does not depend on how busy the machine is (speed is the bench's
+ * business). The time limit is only a backstop far above what any entry needs.
+ */
+const quickRuns = 40_000;
 describe("quick hunt: random search finds the fast mutants", () => {
   for (const m of catalogue.filter((e) => e.quick)) {
-    it(`${m.id} ${mutantLabel(m)}: found by random search with seeds 1 and 2`, () => {
+    it(`${m.id} ${mutantLabel(m)}: found by random search with seeds 1 and 2 within ${quickRuns} runs`, () => {
       for (const seed of [1, 2]) {
-        const r = huntOne(m, seed, 20);
+        const r = huntOne(m, seed, 280, quickRuns);
         expect(r.found, `seed ${seed}`).toBe(true);
         expect(m.invariants).toContain(r.invariant);
       }
-    });
+    }, 600_000);
   }
 });
