@@ -6,51 +6,11 @@
  * on the deferred split queue, never PageAnonExclusive. Order 2: a folio is 4 pages.
  */
 import { describe, expect, it } from "vitest";
-import { type Cmd, cmdToString } from "../model/commands.js";
 import { Session } from "../properties/interpreter.js";
-import { findDesign } from "./designs/index.js";
-import type { DesignInfo } from "./design.js";
-import type { Folio, FolioLayer } from "./folio.js";
+import type { Folio } from "./folio.js";
+import { d614, d615, design, fileMap, fork, layer, migrate, mprotect, mremapTo, munmap, read, session, swapout, truncate, write } from "./folio-test-helpers.js";
 import type { Page } from "./types.js";
 
-const design = (name: string): DesignInfo => {
-  const d = findDesign(name);
-  if (!d) throw new Error(name);
-  return d;
-};
-const d614 = design("anon-vma-chain+folio-6.14");
-const d615 = design("anon-vma-chain+folio-6.15");
-
-const fileMap = (mm: number, addr: number, len: number, pgoff: number, shared = true, prot: "r" | "rw" = "rw"): Cmd => ({
-  op: "mmap",
-  mm,
-  addr,
-  len,
-  kind: shared ? "shared-file" : "private-file",
-  prot,
-  fixed: true,
-  file: 0,
-  pgoff,
-});
-const write = (mm: number, addr: number, token: number): Cmd => ({ op: "write", mm, addr, token });
-const read = (mm: number, addr: number): Cmd => ({ op: "read", mm, addr });
-const fork = (mm: number, child: number): Cmd => ({ op: "fork", mm, child });
-const munmap = (mm: number, addr: number, len: number): Cmd => ({ op: "munmap", mm, addr, len });
-const mprotect = (mm: number, addr: number, len: number, prot: "r" | "rw"): Cmd => ({ op: "mprotect", mm, addr, len, prot });
-const mremapTo = (mm: number, addr: number, len: number, newAddr: number): Cmd => ({ op: "mremap", mm, addr, len, newLen: len, maymove: true, fixed: true, newAddr });
-const truncate = (size: number): Cmd => ({ op: "truncate", file: 0, size });
-const swapout = (mm: number, addr: number): Cmd => ({ op: "swapout", mm, addr });
-const migrate = (mm: number, addr: number): Cmd => ({ op: "migrate", mm, addr });
-
-function session(d: DesignInfo, cmds: readonly Cmd[], mutant?: string): Session {
-  const s = new Session(d, { mutant });
-  for (const cmd of cmds) {
-    const r = s.apply(cmd);
-    expect(r.violation, `${cmdToString(cmd)}: ${r.violation?.message}`).toBeUndefined();
-  }
-  return s;
-}
-const layer = (s: Session): FolioLayer => s.kernel.folio as FolioLayer;
 const cached = (s: Session, index: number): Page | undefined => s.kernel.files[0]?.pageCache.get(index);
 const folioOfIndex = (s: Session, index: number): Folio | undefined => {
   const p = cached(s, index);

@@ -6,55 +6,11 @@
  * zap batch (folio_remove_rmap_ptes()). Order 2: a folio is 4 pages, PMD index = addr / 4.
  */
 import { describe, expect, it } from "vitest";
-import { type Cmd, cmdToString } from "../model/commands.js";
+import { type Cmd } from "../model/commands.js";
 import { Session } from "../properties/interpreter.js";
-import type { DesignInfo } from "./design.js";
-import { findDesign } from "./designs/index.js";
-import type { Folio, FolioLayer } from "./folio.js";
-import type { Mm } from "./types.js";
+import type { Folio } from "./folio.js";
+import { anon, d614, d615, folioAt, fork, layer, migrate, mmOf, mprotect, munmap, read, reclaim, session, swapout, write } from "./folio-test-helpers.js";
 
-const design = (name: string): DesignInfo => {
-  const d = findDesign(name);
-  if (!d) throw new Error(name);
-  return d;
-};
-const d614 = design("anon-vma-chain+folio-6.14");
-const d615 = design("anon-vma-chain+folio-6.15");
-
-const anon = (mm: number, addr: number, len: number): Cmd => ({ op: "mmap", mm, addr, len, kind: "anon", prot: "rw", fixed: true });
-const write = (mm: number, addr: number, token: number): Cmd => ({ op: "write", mm, addr, token });
-const read = (mm: number, addr: number): Cmd => ({ op: "read", mm, addr });
-const fork = (mm: number, child: number): Cmd => ({ op: "fork", mm, child });
-const munmap = (mm: number, addr: number, len: number): Cmd => ({ op: "munmap", mm, addr, len });
-const mprotect = (mm: number, addr: number, len: number, prot: "r" | "rw"): Cmd => ({ op: "mprotect", mm, addr, len, prot });
-const migrate = (mm: number, addr: number): Cmd => ({ op: "migrate", mm, addr });
-const swapout = (mm: number, addr: number): Cmd => ({ op: "swapout", mm, addr });
-const reclaim = (pages: number): Cmd => ({ op: "reclaim", pages });
-
-function session(d: DesignInfo, cmds: readonly Cmd[], mutant?: string): Session {
-  const s = new Session(d, { mutant });
-  for (const cmd of cmds) {
-    const r = s.apply(cmd);
-    expect(r.violation, `${cmdToString(cmd)}: ${r.violation?.message}`).toBeUndefined();
-  }
-  return s;
-}
-const layer = (s: Session): FolioLayer => {
-  const l = s.kernel.folio;
-  if (!l) throw new Error("no folio layer");
-  return l;
-};
-const mmOf = (s: Session, id: number): Mm => {
-  const mm = s.kernel.mms.get(id);
-  if (!mm) throw new Error(`no mm${id}`);
-  return mm;
-};
-const folioAt = (s: Session, mm: number, addr: number): Folio | undefined => {
-  const pte = s.kernel.mms.get(mm)?.pt.get(addr);
-  if (pte?.kind !== "present") return undefined;
-  const page = s.kernel.pageAt(pte.pfn);
-  return page ? layer(s).folioOf.get(page) : undefined;
-};
 const pfnAt = (s: Session, mm: number, addr: number): number => {
   const pte = s.kernel.mms.get(mm)?.pt.get(addr);
   if (pte?.kind !== "present") throw new Error(`nothing mapped at mm${mm}:${addr}`);

@@ -6,19 +6,13 @@
  * (I12–I14) catching a planted inconsistency in such a folio. Also: random runs make them.
  */
 import { describe, expect, it } from "vitest";
-import { type Cmd, cmdToString } from "../model/commands.js";
+import type { Cmd } from "../model/commands.js";
 import fc from "fast-check";
 import { Resolver, planArbitrary } from "../properties/generate.js";
 import { Session } from "../properties/interpreter.js";
-import { findDesign } from "./designs/index.js";
-import type { DesignInfo } from "./design.js";
-import type { Folio, FolioLayer } from "./folio.js";
+import type { Folio } from "./folio.js";
+import { design, folioAt, layer, session } from "./folio-test-helpers.js";
 
-const design = (name: string): DesignInfo => {
-  const d = findDesign(name);
-  if (!d) throw new Error(name);
-  return d;
-};
 const m614 = design("anon-vma-chain+folio-6.14-mthp");
 const m615 = design("anon-vma-chain+folio-6.15-mthp");
 
@@ -28,21 +22,6 @@ const fork = (mm: number, child: number): Cmd => ({ op: "fork", mm, child });
 const exit = (mm: number): Cmd => ({ op: "exit", mm });
 const munmap = (addr: number, len: number): Cmd => ({ op: "munmap", mm: 1, addr, len });
 const reclaim: Cmd = { op: "reclaim", pages: 1 };
-
-function session(d: DesignInfo, cmds: readonly Cmd[]): Session {
-  const s = new Session(d, {});
-  for (const cmd of cmds) {
-    const r = s.apply(cmd);
-    expect(r.violation, `${cmdToString(cmd)}: ${r.violation?.message}`).toBeUndefined();
-  }
-  return s;
-}
-const layer = (s: Session): FolioLayer => s.kernel.folio as FolioLayer;
-const folioAt = (s: Session, mm: number, addr: number): Folio | undefined => {
-  const pte = s.kernel.mms.get(mm)?.pt.get(addr);
-  const page = pte?.kind === "present" ? s.kernel.pageAt(pte.pfn) : undefined;
-  return page ? layer(s).folioOf.get(page) : undefined;
-};
 
 for (const d of [m614, m615]) {
   describe(d.name, () => {

@@ -6,59 +6,10 @@
  * about sharing. Order 2: a folio is 4 pages, PMD index = addr / 4.
  */
 import { describe, expect, it } from "vitest";
-import { type Cmd, cmdToString } from "../model/commands.js";
 import { Session, runSequence } from "../properties/interpreter.js";
-import { findDesign } from "./designs/index.js";
 import type { DesignInfo } from "./design.js";
 import type { Folio, FolioLayer } from "./folio.js";
-import type { Mm } from "./types.js";
-
-const design = (name: string): DesignInfo => {
-  const d = findDesign(name);
-  if (!d) throw new Error(name);
-  return d;
-};
-const d614 = design("anon-vma-chain+folio-6.14");
-const d615 = design("anon-vma-chain+folio-6.15");
-
-const anon = (mm: number, addr: number, len: number): Cmd => ({ op: "mmap", mm, addr, len, kind: "anon", prot: "rw", fixed: true });
-const write = (mm: number, addr: number, token: number): Cmd => ({ op: "write", mm, addr, token });
-const read = (mm: number, addr: number): Cmd => ({ op: "read", mm, addr });
-const fork = (mm: number, child: number): Cmd => ({ op: "fork", mm, child });
-const exit = (mm: number): Cmd => ({ op: "exit", mm });
-const munmap = (mm: number, addr: number, len: number): Cmd => ({ op: "munmap", mm, addr, len });
-const mprotect = (mm: number, addr: number, len: number, prot: "r" | "rw"): Cmd => ({ op: "mprotect", mm, addr, len, prot });
-const madvise = (mm: number, addr: number, len: number): Cmd => ({ op: "madvise", mm, addr, len, advice: "dontneed" }) as Cmd;
-const mremapTo = (mm: number, addr: number, len: number, newAddr: number): Cmd => ({ op: "mremap", mm, addr, len, newLen: len, maymove: true, fixed: true, newAddr });
-const swapout = (mm: number, addr: number): Cmd => ({ op: "swapout", mm, addr });
-
-function session(d: DesignInfo, cmds: readonly Cmd[], mutant?: string): Session {
-  const s = new Session(d, { mutant });
-  for (const cmd of cmds) {
-    const r = s.apply(cmd);
-    expect(r.violation, `${cmdToString(cmd)}: ${r.violation?.message}`).toBeUndefined();
-  }
-  return s;
-}
-
-const layer = (s: Session): FolioLayer => {
-  const l = s.kernel.folio;
-  if (!l) throw new Error("no folio layer");
-  return l;
-};
-const mmOf = (s: Session, id: number): Mm => {
-  const mm = s.kernel.mms.get(id);
-  if (!mm) throw new Error(`no mm${id}`);
-  return mm;
-};
-const folioAt = (s: Session, mm: number, addr: number): Folio => {
-  const pte = s.kernel.mms.get(mm)?.pt.get(addr);
-  if (pte?.kind !== "present") throw new Error(`nothing mapped at mm${mm}:${addr}`);
-  const page = s.kernel.pageAt(pte.pfn);
-  const f = page && layer(s).folioOf.get(page);
-  if (!f) throw new Error(`no folio at mm${mm}:${addr}`);
-  return f;
-};
+import { anon, d614, d615, design, exit, fork, theFolioAt as folioAt, layer, madvise, mmOf, mprotect, mremapTo, munmap, read, session, swapout, write } from "./folio-test-helpers.js";
 
 describe("large folios: the order-0 designs are unchanged", () => {
   it("anon-vma-chain has no folio layer", () => {
