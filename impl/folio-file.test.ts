@@ -6,7 +6,7 @@
  * on the deferred split queue, never PageAnonExclusive. Order 2: a folio is 4 pages.
  */
 import { describe, expect, it } from "vitest";
-import { Session } from "../properties/interpreter.js";
+import type { Session } from "../properties/interpreter.js";
 import type { Folio } from "./folio.js";
 import { d614, d615, design, fileMap, fork, layer, migrate, mprotect, mremapTo, munmap, read, session, swapout, truncate, write } from "./folio-test-helpers.js";
 import type { Page } from "./types.js";

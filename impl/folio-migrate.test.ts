@@ -6,7 +6,7 @@
  * zap batch (folio_remove_rmap_ptes()). Order 2: a folio is 4 pages, PMD index = addr / 4.
  */
 import { describe, expect, it } from "vitest";
-import { type Cmd } from "../model/commands.js";
+import type { Cmd } from "../model/commands.js";
 import { Session } from "../properties/interpreter.js";
 import type { Folio } from "./folio.js";
 import { anon, d614, d615, folioAt, fork, layer, migrate, mmOf, mprotect, munmap, read, reclaim, session, swapout, write } from "./folio-test-helpers.js";

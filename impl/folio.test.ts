@@ -6,7 +6,7 @@
  * about sharing. Order 2: a folio is 4 pages, PMD index = addr / 4.
  */
 import { describe, expect, it } from "vitest";
-import { Session, runSequence } from "../properties/interpreter.js";
+import { type Session, runSequence } from "../properties/interpreter.js";
 import type { DesignInfo } from "./design.js";
 import type { Folio, FolioLayer } from "./folio.js";
 import { anon, d614, d615, design, exit, fork, theFolioAt as folioAt, layer, madvise, mmOf, mprotect, mremapTo, munmap, read, session, swapout, write } from "./folio-test-helpers.js";

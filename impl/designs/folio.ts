@@ -17,10 +17,9 @@ export function makeFolioDesign(base: DesignInfo, scheme: MapcountScheme, versio
   return {
     name: `${base.name}+folio-${version}${mthp ? "-mthp" : ""}`,
     era: version === "6.14" ? "6.10–6.14 (large folios, per-page mapcount)" : "6.15+ (large folios, CONFIG_NO_PAGE_MAPCOUNT)",
-    summary:
-      version === "6.14"
-        ? `${base.name} with large anonymous folios mapped by PMD or PTEs; per-page _mapcount, _entire_mapcount, _large_mapcount`
-        : `${base.name} with large anonymous folios mapped by PMD or PTEs; _large_mapcount, _entire_mapcount and two MM-id slots (no per-page mapcount)`,
+    summary: `${base.name} with large anonymous and page-cache folios mapped by PMD or PTEs${mthp ? ", and 2-page mTHP where no PMD folio fits" : ""}; ${
+      version === "6.14" ? "per-page _mapcount, _entire_mapcount, _large_mapcount" : "_large_mapcount, _entire_mapcount and two MM-id slots (no per-page mapcount)"
+    }`,
     mutants: folioMutants,
     vmaPrealloc: base.vmaPrealloc,
     // -mthp: order 1 (2 pages, PTE-mapped) where no 4-page PMD folio fits.
