@@ -25,6 +25,8 @@ export function chunkSeed(master: number, chunk: number): number {
 export interface CampaignOptions {
   readonly design: string;
   readonly mutant?: string;
+  /** Kernel quirks (impl/kernel.ts): a catalogue entry's planted bug in mm/ (`DESIGN+QUIRK`). */
+  readonly quirks?: readonly string[];
   readonly seed: number;
   /** Total runs of the whole campaign (all shards); undefined = until the time limit. */
   readonly runs?: number;
@@ -46,6 +48,7 @@ export interface CampaignOptions {
 export interface ChunkJob {
   readonly design: string;
   readonly mutant?: string;
+  readonly quirks?: readonly string[];
   readonly chunk: number;
   readonly seed: number;
   readonly runs: number;
@@ -88,6 +91,7 @@ export function runChunk(job: ChunkJob, onRun?: (runs: number, commands: number)
   const r = checkDesign({
     design,
     mutant: job.mutant,
+    quirks: job.quirks,
     seed: job.seed,
     runs: job.runs,
     maxCommands: job.maxCommands,
@@ -129,6 +133,7 @@ export async function runCampaign(o: CampaignOptions, progress?: ProgressFn): Pr
   const job = (chunk: number, runs: number): ChunkJob => ({
     design: o.design,
     mutant: o.mutant,
+    quirks: o.quirks,
     chunk,
     seed: chunkSeed(o.seed, chunk),
     runs,

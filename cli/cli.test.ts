@@ -54,6 +54,19 @@ describe("rmapcheck CLI", () => {
     expect(r.err.split("\n")).toHaveLength(1);
   });
 
+  it("a kernel quirk of the catalogue runs as DESIGN+QUIRK: B11's race is found, and its report keeps the quirk and replays", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rmapcheck-"));
+    const run = await cli("run", "--design", "anon-vma-chain+exec-migrates-temporary-stack", "--interleave", "1", "--runs", "200", "--seed", "1", "--reports", dir);
+    expect(run.code).toBe(1);
+    expect(run.out).toContain("I10");
+    const json = readdirSync(dir).find((f) => f.endsWith(".json")) as string;
+    expect(JSON.parse(readFileSync(join(dir, json), "utf8")).quirks).toEqual(["exec-migrates-temporary-stack"]);
+    expect((await cli("replay", join(dir, json))).code).toBe(1);
+    const bad = await cli("run", "--design", "anon-vma-chain+no-such-quirk");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/unknown design 'anon-vma-chain\+no-such-quirk'/);
+  });
+
   it("a planted bug found by run leaves a .json and .md that replay (exit 1), and replay against the fixed design exits 0", async () => {
     const dir = mkdtempSync(join(tmpdir(), "rmapcheck-"));
     const run = await cli("run", "--design", "scan/skip-newest-mm", "--runs", "200", "--seed", "3", "--reports", dir);

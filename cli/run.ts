@@ -130,6 +130,7 @@ async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
     {
       design: spec.design.name,
       mutant: spec.mutant,
+      quirks: spec.quirks,
       seed: flags.seed,
       runs: flags.runs,
       timeLimit: flags.timeLimit,
@@ -166,6 +167,7 @@ async function runOne(spec: DesignSpec, flags: RunFlags): Promise<DesignRun> {
     const report = buildReport(cx, {
       design: spec.design,
       mutant: spec.mutant,
+      quirks: spec.quirks,
       seed: flags.seed,
       chunk: result.failure?.chunk,
       runs: flags.runs ?? result.runs,
