@@ -24,7 +24,7 @@
  */
 import type { Race } from "../model/commands.js";
 import { type ExecStack, execPrepare, stackDone, stackExpand, stackShrink } from "./exec.js";
-import { MOVER, Race_, type Thread, mmRmapLocks, moveOne, runRace } from "./interleave.js";
+import { MAIN, Race_, type Thread, mmRmapLocks, moveOne, runRace } from "./interleave.js";
 import type { Kernel } from "./kernel.js";
 import type { Mm } from "./types.js";
 
@@ -39,24 +39,24 @@ function* shifter(r: Race_, s: ExecStack, ops: ExecOps): Thread {
   const k = r.k;
   const { mm, vma } = s;
   yield { label: "mmap_write_lock", locks: [[mm, "write"]] };
-  r.locks.take(MOVER, mm, "write");
-  r.note(MOVER, `setup_arg_pages: mmap_write_lock(mm${mm.id})`);
+  r.locks.take(MAIN, mm, "write");
+  r.note(MAIN, `setup_arg_pages: mmap_write_lock(mm${mm.id})`);
   yield { label: "vma_expand", locks: mmRmapLocks(mm) };
   const oldStart = vma.vmStart;
   const oldEnd = vma.vmEnd;
   stackExpand(k, s);
-  r.note(MOVER, `vma_expand → ${vma} (pgoff ${vma.vmPgoff})`);
+  r.note(MAIN, `vma_expand → ${vma} (pgoff ${vma.vmPgoff})`);
   for (let a = oldStart; a < oldEnd; a++) {
     yield { label: "move_pte", locks: [[`ptl${mm.id}`, "write"]] };
     moveOne(r, mm, a, a - s.shift, (from, to) => ops.movePte(mm, from, to));
   }
   yield { label: "vma_shrink", locks: mmRmapLocks(mm) };
   stackShrink(k, s);
-  r.note(MOVER, `vma_shrink → ${vma}`);
+  r.note(MAIN, `vma_shrink → ${vma}`);
   yield { label: "clear VM_STACK_INCOMPLETE_SETUP", locks: [] };
   stackDone(s);
-  r.locks.drop(MOVER, mm);
-  r.note(MOVER, "clear VM_STACK_INCOMPLETE_SETUP, mmap_write_unlock");
+  r.locks.drop(MAIN, mm);
+  r.note(MAIN, "clear VM_STACK_INCOMPLETE_SETUP, mmap_write_unlock");
 }
 
 /**

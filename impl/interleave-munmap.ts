@@ -26,7 +26,7 @@
  * it after remove_vma() freed it (I4).
  */
 import type { Race } from "../model/commands.js";
-import { MOVER, Race_, type Thread, mmRmapLocks, runRace } from "./interleave.js";
+import { MAIN, Race_, type Thread, mmRmapLocks, runRace } from "./interleave.js";
 import type { Kernel } from "./kernel.js";
 import { removeVma, splitAround } from "./mmap.js";
 import { type Mm, hexa } from "./types.js";
@@ -34,11 +34,11 @@ import { type Mm, hexa } from "./types.js";
 function* unmapper(r: Race_, mm: Mm, start: number, end: number): Thread {
   const k = r.k;
   yield { label: "mmap_write_lock", locks: [[mm, "write"]] };
-  r.locks.take(MOVER, mm, "write");
-  r.note(MOVER, `munmap ${hexa(start)}+${end - start}: mmap_write_lock(mm${mm.id})`);
+  r.locks.take(MAIN, mm, "write");
+  r.note(MAIN, `munmap ${hexa(start)}+${end - start}: mmap_write_lock(mm${mm.id})`);
   yield { label: "split", locks: mmRmapLocks(mm) };
   const vmas = splitAround(k, mm, start, end);
-  r.note(MOVER, vmas.length > 0 ? `split: ${vmas.join(", ")}` : "nothing mapped");
+  r.note(MAIN, vmas.length > 0 ? `split: ${vmas.join(", ")}` : "nothing mapped");
   for (const vma of vmas) {
     for (let a = vma.vmStart; a < vma.vmEnd; a++) {
       yield { label: "zap_pte", locks: [[`ptl${mm.id}`, "write"]] };
@@ -47,11 +47,11 @@ function* unmapper(r: Race_, mm: Mm, start: number, end: number): Thread {
         // zap_pte_range() on a migration entry: the entry goes with the reference it holds.
         r.entries(mm).delete(a);
         k.putPage(entry.page, "munmap (migration entry)");
-        r.note(MOVER, `zap ${hexa(a)} (migration entry)`);
+        r.note(MAIN, `zap ${hexa(a)} (migration entry)`);
       } else if (mm.pt.has(a)) {
         k.zapPte(vma, a, "munmap");
-        r.note(MOVER, `zap ${hexa(a)}`);
-      } else r.note(MOVER, `zap ${hexa(a)}: none`);
+        r.note(MAIN, `zap ${hexa(a)}`);
+      } else r.note(MAIN, `zap ${hexa(a)}: none`);
     }
   }
   const unlocked = k.quirks.has("munmap-unlink-without-rmap-locks");
@@ -59,11 +59,11 @@ function* unmapper(r: Race_, mm: Mm, start: number, end: number): Thread {
     yield { label: "free_pgtables: unlink", locks: unlocked ? [] : mmRmapLocks(mm) };
     const name = `${vma}`;
     removeVma(k, vma, "munmap");
-    r.note(MOVER, `unlink_anon_vmas / unlink_file_vma, remove_vma ${name}`);
+    r.note(MAIN, `unlink_anon_vmas / unlink_file_vma, remove_vma ${name}`);
   }
   yield { label: "mmap_write_unlock", locks: [] };
-  r.locks.drop(MOVER, mm);
-  r.note(MOVER, "mmap_write_unlock");
+  r.locks.drop(MAIN, mm);
+  r.note(MAIN, "mmap_write_unlock");
 }
 
 /** kernel: munmap(start, end - start) racing the walker `race` names; throws I10 / I4 as the walk finds. */

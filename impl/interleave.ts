@@ -111,11 +111,9 @@ import { isTemporaryStack } from "./exec.js";
 import { migrateCaches, migrateCopy } from "./vmscan.js";
 import { type Mm, PG_dirty, type PresentPte, PG_locked, PG_swapcache, type Page, type Vma, VM_LOCKED, VM_WRITE, Vma as VmaClass, hexa, linearPageIndex } from "./types.js";
 
-/** The two threads: the schedule's 0 (the command: mremap, fork, truncate) and 1 (a walker or a fault). */
-export const MOVER = 0;
-export const WALKER = 1;
-export const MAIN = MOVER;
-export const OTHER = WALKER;
+/** The two threads: the schedule's 0 (the command: mremap, exec, munmap, fork, truncate) and 1 (a walker or a fault). */
+export const MAIN = 0;
+export const OTHER = 1;
 
 export type Mode = "read" | "write";
 interface Held {
@@ -329,13 +327,13 @@ function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result:
   // destination's victims, a merge's neighbour, the split pieces), so a fault on any of them
   // waits for mmap_write_unlock.
   yield { label: "mmap_write_lock, unmap destination, split source", locks: () => [[mm, "write"], ...mmRmapLocks(mm), ...mmVmaLocks(r, mm)] };
-  r.locks.take(MOVER, mm, "write");
+  r.locks.take(MAIN, mm, "write");
   r.lockNewVmas(mm);
-  r.note(MOVER, `mmap_write_lock(mm${mm.id})`);
+  r.note(MAIN, `mmap_write_lock(mm${mm.id})`);
   for (let a = na; a < na + len; a++) r.commit(mm, a);
   if (!rangeMapped(mm, addr, addr + len)) {
     result.out = { kind: "errno", errno: "EFAULT" };
-    r.note(MOVER, "-EFAULT");
+    r.note(MAIN, "-EFAULT");
     r.commit();
     r.mmapWriteUnlock(mm);
     return;
@@ -343,7 +341,7 @@ function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result:
   ops.munmap(na, na + len);
   const pieces = splitAround(k, mm, addr, addr + len).map((vma) => ({ vma, start: vma.vmStart, pages: vma.pages }));
   r.lockNewVmas(mm);
-  r.note(MOVER, `munmap ${hexa(na)}+${len}, split source`);
+  r.note(MAIN, `munmap ${hexa(na)}+${len}, split source`);
   for (const { vma, start, pages } of pieces) {
     const dst = na + (start - addr);
     yield { label: "copy_vma", locks: mmRmapLocks(mm) };
@@ -368,12 +366,12 @@ function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result:
     if (k.quirks.has("need-rmap-locks-false")) needRmapLocks = false;
     r.lockNewVmas(mm);
     const target = merged ?? nw;
-    r.note(MOVER, `copy_vma → ${merged ? "merged into " : ""}${target}, need_rmap_locks=${needRmapLocks}`);
+    r.note(MAIN, `copy_vma → ${merged ? "merged into " : ""}${target}, need_rmap_locks=${needRmapLocks}`);
     const rmapLocks = needRmapLocks ? vmaRmapLocks(k, src) : [];
     if (rmapLocks.length > 0) {
       yield { label: "take_rmap_locks", locks: rmapLocks.map((l) => [l, "write"] as const) };
-      for (const l of rmapLocks) r.locks.take(MOVER, l, "write");
-      r.note(MOVER, "take_rmap_locks");
+      for (const l of rmapLocks) r.locks.take(MAIN, l, "write");
+      r.note(MAIN, "take_rmap_locks");
     }
     for (let i = 0; i < pages; i++) {
       yield { label: "move_pte", locks: [[ptl(mm), "write"]] };
@@ -383,13 +381,13 @@ function* mover(r: Race_, mm: Mm, addr: number, len: number, na: number, result:
       moveOne(r, mm, from, to, ops.movePte);
     }
     if (rmapLocks.length > 0) {
-      for (const l of rmapLocks) r.locks.drop(MOVER, l);
-      r.note(MOVER, "drop_rmap_locks");
+      for (const l of rmapLocks) r.locks.drop(MAIN, l);
+      r.note(MAIN, "drop_rmap_locks");
     }
   }
   yield { label: "unmap source", locks: mmRmapLocks(mm) };
   ops.munmap(addr, addr + len);
-  r.note(MOVER, `munmap source ${hexa(addr)}+${len}`);
+  r.note(MAIN, `munmap source ${hexa(addr)}+${len}`);
   r.commit();
   r.mmapWriteUnlock(mm);
   result.out = { kind: "addr", addr: na };
@@ -402,11 +400,11 @@ export function moveOne(r: Race_, mm: Mm, from: number, to: number, movePte: (fr
     // A migration entry moves like any non-present PTE (move_ptes() does not look inside).
     r.entries(mm).delete(from);
     r.entries(mm).set(to, entry);
-    r.note(MOVER, `move_pte ${hexa(from)} → ${hexa(to)} (migration entry)`);
+    r.note(MAIN, `move_pte ${hexa(from)} → ${hexa(to)} (migration entry)`);
   } else if (mm.pt.has(from)) {
     movePte(from, to);
-    r.note(MOVER, `move_pte ${hexa(from)} → ${hexa(to)}`);
-  } else r.note(MOVER, `move_pte ${hexa(from)}: none`);
+    r.note(MAIN, `move_pte ${hexa(from)} → ${hexa(to)}`);
+  } else r.note(MAIN, `move_pte ${hexa(from)}: none`);
 }
 
 // --- the walkers ------------------------------------------------------------------------------
@@ -442,20 +440,20 @@ function* walk(r: Race_, page: Page, name: string, visit: (vma: Vma, addr: numbe
   const lock = unmapped() ? null : pageRmapLock(page);
   yield { label: `${name}: rmap lock`, locks: lock ? [[lock, "read"]] : [] };
   if (unmapped() || (page.anon && lock === null)) {
-    r.note(WALKER, `${name}: ${page} not mapped: no anon_vma to walk`);
+    r.note(OTHER, `${name}: ${page} not mapped: no anon_vma to walk`);
     return;
   }
-  if (lock) r.locks.take(WALKER, lock, "read");
+  if (lock) r.locks.take(OTHER, lock, "read");
   const order = walkOrder(r.k, page);
   r.k.counters.walks++;
-  r.note(WALKER, `${name}: rmap_walk ${page}: ${order.length} vma${order.length === 1 ? "" : "s"}`);
+  r.note(OTHER, `${name}: rmap_walk ${page}: ${order.length} vma${order.length === 1 ? "" : "s"}`);
   for (const { vma, addr } of order) {
     yield { label: `${name}: visit ${vma}`, locks: [[ptl(vma.mm), "write"]] };
     r.k.counters.vmasVisited++;
     if (!visit(vma, addr)) break;
   }
-  if (lock) r.locks.drop(WALKER, lock);
-  r.note(WALKER, `${name}: rmap unlock`);
+  if (lock) r.locks.drop(OTHER, lock);
+  r.note(OTHER, `${name}: rmap unlock`);
 }
 
 const presentAt = (k: Kernel, vma: Vma, addr: number, page: Page): boolean => k.ptePointsTo(vma.mm, addr, page.pfn);
@@ -466,18 +464,18 @@ export function* migrator(r: Race_, page: Page): Thread {
   // folio_lock(): held across both walks; a fault on a migration entry waits for it
   // (migration_entry_wait_on_locked()), and so does truncate's removal of the page.
   page.flags |= PG_locked;
-  r.locks.take(WALKER, page, "write");
+  r.locks.take(OTHER, page, "write");
   // Each migration entry holds the reference its PTE held; the page is isolated (one more).
   page.count++;
   yield* walk(r, page, "try_to_migrate", (vma, addr) => {
     // kernel: rmap_walk_anon()'s rwc->invalid_vma, try_to_migrate()'s invalid_migration_vma()
     // (a8bef8ff6ea1); the planted B11 bug migrates temporary stacks as before 2.6.34.
     if (isTemporaryStack(vma) && !k.quirks.has("exec-migrates-temporary-stack")) {
-      r.note(WALKER, `try_to_migrate: ${vma} is a temporary stack: skipped`);
+      r.note(OTHER, `try_to_migrate: ${vma} is a temporary stack: skipped`);
       return true;
     }
     if (!presentAt(k, vma, addr, page)) {
-      r.note(WALKER, `try_to_migrate: ${where(vma.mm, addr)}: not mapped here`);
+      r.note(OTHER, `try_to_migrate: ${where(vma.mm, addr)}: not mapped here`);
       return true;
     }
     const pte = vma.mm.pt.get(addr);
@@ -485,7 +483,7 @@ export function* migrator(r: Race_, page: Page): Thread {
     vma.mm.pt.delete(addr);
     r.entries(vma.mm).set(addr, { page, writable: pte.writable, dirty: pte.dirty });
     page.mapcount--;
-    r.note(WALKER, `try_to_migrate: ${where(vma.mm, addr)} → migration entry`);
+    r.note(OTHER, `try_to_migrate: ${where(vma.mm, addr)} → migration entry`);
     return page.mapcount > 0; // rwc->done: folio_not_mapped()
   });
   const missed = page.mapcount - mappedInTemporaryStack(k, page);
@@ -495,9 +493,9 @@ export function* migrator(r: Race_, page: Page): Thread {
   if (page.count === 1) {
     // Only the isolation's reference is left: a racing munmap zapped every PTE and migration
     // entry (migrate_folio_unmap(): "page was freed from under us. So we are done.").
-    r.note(WALKER, `${page} was freed from under us: done`);
+    r.note(OTHER, `${page} was freed from under us: done`);
     page.flags &= ~PG_locked;
-    r.locks.drop(WALKER, page);
+    r.locks.drop(OTHER, page);
     k.putPage(page, "migrate_pages (freed from under us)");
     return;
   }
@@ -510,15 +508,15 @@ export function* migrator(r: Race_, page: Page): Thread {
     // is done (truncate waits for it, as for the old one; a racing munmap may zap a PTE
     // remove_migration_ptes() has just restored to it).
     target.count++;
-    r.locks.take(WALKER, target, "write");
+    r.locks.take(OTHER, target, "write");
     migrateCopy(k, page, target);
     migrateCaches(k, page, target);
-    r.note(WALKER, `move_to_new_folio: ${page} → ${target}`);
-  } else r.note(WALKER, truncated ? "truncated meanwhile: migration fails, entries go back" : "still mapped: migration fails, entries go back (-EAGAIN)");
+    r.note(OTHER, `move_to_new_folio: ${page} → ${target}`);
+  } else r.note(OTHER, truncated ? "truncated meanwhile: migration fails, entries go back" : "still mapped: migration fails, entries go back (-EAGAIN)");
   yield* walk(r, target, "remove_migration_ptes", (vma, addr) => {
     const e = r.migrationEntries.get(vma.mm)?.get(addr);
     if (!e || e.page !== page) {
-      r.note(WALKER, `remove_migration_ptes: ${where(vma.mm, addr)}: no entry`);
+      r.note(OTHER, `remove_migration_ptes: ${where(vma.mm, addr)}: no entry`);
       return true;
     }
     r.entries(vma.mm).delete(addr);
@@ -526,14 +524,14 @@ export function* migrator(r: Race_, page: Page): Thread {
     target.mapcount++;
     target.count++;
     page.count--;
-    r.note(WALKER, `remove_migration_ptes: ${where(vma.mm, addr)} → ${target}`);
+    r.note(OTHER, `remove_migration_ptes: ${where(vma.mm, addr)} → ${target}`);
     return true;
   }, () => page.anon && ![...r.migrationEntries.values()].some((m) => [...m.values()].some((e) => e.page === page)));
   page.flags &= ~PG_locked;
-  r.locks.drop(WALKER, page);
+  r.locks.drop(OTHER, page);
   if (target !== page) {
     k.counters.migrations++;
-    r.locks.drop(WALKER, target);
+    r.locks.drop(OTHER, target);
     k.putPage(target, "migrate_pages (new folio)");
   }
   k.putPage(page, "migrate_pages");
@@ -544,7 +542,7 @@ export function* swapper(r: Race_, page: Page): Thread {
   const k = r.k;
   if (!page.anon) return; // file pages: reclaim's sequential path only (not raced here)
   page.flags |= PG_locked;
-  r.locks.take(WALKER, page, "write"); // folio_lock(): a swap-in of the page waits for it
+  r.locks.take(OTHER, page, "write"); // folio_lock(): a swap-in of the page waits for it
   if ((page.flags & PG_swapcache) === 0) k.addToSwapCache(page, k.newSwapSlot(0));
   const slot = page.private;
   assert(slot !== null, "KERNEL", () => `${page} in swap cache without a slot`);
@@ -553,12 +551,12 @@ export function* swapper(r: Race_, page: Page): Thread {
   let locked = false;
   yield* walk(r, page, "try_to_unmap", (vma, addr) => {
     if (!presentAt(k, vma, addr, page)) {
-      r.note(WALKER, `try_to_unmap: ${where(vma.mm, addr)}: not mapped here`);
+      r.note(OTHER, `try_to_unmap: ${where(vma.mm, addr)}: not mapped here`);
       return true;
     }
     if (vma.vmFlags & VM_LOCKED) {
       locked = true;
-      r.note(WALKER, `try_to_unmap: ${vma} is VM_LOCKED: stop`);
+      r.note(OTHER, `try_to_unmap: ${vma} is VM_LOCKED: stop`);
       return false;
     }
     const pte = vma.mm.pt.get(addr);
@@ -568,11 +566,11 @@ export function* swapper(r: Race_, page: Page): Thread {
     entry.count++;
     page.mapcount--;
     page.count--;
-    r.note(WALKER, `try_to_unmap: ${where(vma.mm, addr)} → swap entry ${slot}`);
+    r.note(OTHER, `try_to_unmap: ${where(vma.mm, addr)} → swap entry ${slot}`);
     return page.mapcount > 0;
   });
   page.flags &= ~PG_locked;
-  r.locks.drop(WALKER, page);
+  r.locks.drop(OTHER, page);
   if (page.mapcount > 0) {
     const missed = page.mapcount - mappedInTemporaryStack(k, page);
     if (!locked && missed > 0) r.missed.push(`try_to_unmap's walk of ${page} ended with ${missed} PTE(s) still mapping it`);
@@ -609,14 +607,14 @@ export function* referencer(r: Race_, page: Page): Thread {
   if (ref) page.count++;
   yield* walk(r, page, "folio_referenced", (vma, addr) => {
     if (!presentAt(k, vma, addr, page)) {
-      r.note(WALKER, `folio_referenced: ${where(vma.mm, addr)}: not mapped here`);
+      r.note(OTHER, `folio_referenced: ${where(vma.mm, addr)}: not mapped here`);
       return true;
     }
     const pte = vma.mm.pt.get(addr);
     assert(pte?.kind === "present", "KERNEL", "checked above");
     found++;
     if (pte.young) referenced++;
-    r.note(WALKER, `folio_referenced: ${where(vma.mm, addr)}${pte.young ? " young: cleared" : ": not young"}`);
+    r.note(OTHER, `folio_referenced: ${where(vma.mm, addr)}${pte.young ? " young: cleared" : ": not young"}`);
     pte.young = false;
     return found < mapcount; // folio_referenced_one(): stop once pra->mapcount reaches 0
   });
@@ -646,11 +644,11 @@ export function walkerFor(r: Race_, race: Race): Thread | null {
   const walker = race.walker === "migrate" ? migrator : race.walker === "swapout" ? swapper : race.walker === "referenced" ? referencer : null;
   if (walker === null) {
     // A fault races only the commands that place it in their order (runRace: fork, truncate, mremap).
-    r.note(WALKER, `${race.walker}: a fault does not race this command`);
+    r.note(OTHER, `${race.walker}: a fault does not race this command`);
     return null;
   }
   if (page && (page.flags & PG_locked) === 0 && page.mapcount > 0 && (page.anon || race.walker !== "swapout")) return walker(r, page);
-  r.note(WALKER, `${race.walker}: no page to walk at mm${race.mm}:${hexa(race.addr)}`);
+  r.note(OTHER, `${race.walker}: no page to walk at mm${race.mm}:${hexa(race.addr)}`);
   return null;
 }
 
@@ -665,7 +663,7 @@ export function finishRace(r: Race_, main: string, other = "walker"): void {
   for (const [m, entries] of r.migrationEntries) for (const [a, e] of entries) left.push(`a migration entry for ${e.page} at ${where(m, a)}`);
   const broken = [...r.missed, ...(left.length > 0 ? [`migration left ${left.join(", ")}`] : [])];
   assert(broken.length === 0, "I10", () => `${broken.join("; ")}\n${k.lastRaceTrace}`);
-  assert(!r.locks.holdsAny(MOVER) && !r.locks.holdsAny(WALKER), "KERNEL", "a race ended holding a lock");
+  assert(!r.locks.holdsAny(MAIN) && !r.locks.holdsAny(OTHER), "KERNEL", "a race ended holding a lock");
 }
 
 // --- the fault thread -------------------------------------------------------------------------
@@ -720,13 +718,13 @@ function* faulter(r: Race_, race: Race): Thread {
   };
   const vma = findVma(mm, addr);
   const held: unknown = r.perVma && vma ? vma : mm;
-  r.locks.take(WALKER, held, "read");
-  r.note(WALKER, `${name}: ${held === mm ? `mmap_read_lock(mm${mm.id})` : `lock_vma_under_rcu → vma_start_read(${vma})`}`);
+  r.locks.take(OTHER, held, "read");
+  r.note(OTHER, `${name}: ${held === mm ? `mmap_read_lock(mm${mm.id})` : `lock_vma_under_rcu → vma_start_read(${vma})`}`);
   const finish = (out: Outcome): void => {
     f.out = out;
     r.linearize(f.after === undefined ? "pte" : "install");
-    r.locks.drop(WALKER, held);
-    r.note(WALKER, `${name} → ${out.kind === "value" ? `= ${out.value}` : out.kind === "signal" ? out.signal : "0"}, ${held === mm ? "mmap_read_unlock" : "vma_end_read"}`);
+    r.locks.drop(OTHER, held);
+    r.note(OTHER, `${name} → ${out.kind === "value" ? `= ${out.value}` : out.kind === "signal" ? out.signal : "0"}, ${held === mm ? "mmap_read_unlock" : "vma_end_read"}`);
   };
   if (!vma || (write && (vma.vmFlags & VM_WRITE) === 0)) {
     finish({ kind: "signal", signal: "SIGSEGV" });
@@ -736,7 +734,7 @@ function* faulter(r: Race_, race: Race): Thread {
   if (write && !isShared(vma) && !(pte0?.kind === "present" && pte0.writable) && !k.design.hasAnonObject(vma)) {
     yield { label: `${name}: anon_vma_prepare`, locks: [[ptl(mm), "write"]] };
     k.design.anonPrepare(vma);
-    r.note(WALKER, `${name}: anon_vma_prepare(${vma})`);
+    r.note(OTHER, `${name}: anon_vma_prepare(${vma})`);
   }
   const file = vma.vmFile;
   if (file && !mm.pt.has(addr) && !r.migrationEntries.get(mm)?.has(addr)) {
@@ -756,8 +754,8 @@ function* faulter(r: Race_, race: Race): Thread {
     const page = k.filePage(file, index);
     page.count++; // the fault's own reference (filemap_fault's folio_get)
     const pageLock = !k.quirks.has("fault-no-page-lock");
-    if (pageLock) r.locks.take(WALKER, page, "write");
-    r.note(WALKER, `${name}: filemap_fault: ${page}${pageLock ? " locked" : ""}, index ${index} < i_size ${file.size}`);
+    if (pageLock) r.locks.take(OTHER, page, "write");
+    r.note(OTHER, `${name}: filemap_fault: ${page}${pageLock ? " locked" : ""}, index ${index} < i_size ${file.size}`);
     yield { label: `${name}: finish_fault`, locks: [[ptl(mm), "write"]] };
     let out: Outcome;
     if (mm.pt.has(addr)) out = outcomeOf(k.access(mm, addr, write, race.token ?? 0)); // raced in: retry
@@ -776,7 +774,7 @@ function* faulter(r: Race_, race: Race): Thread {
         out = { kind: "ok" };
       } else out = { kind: "value", value: k.frameData[pte.pfn] as number };
     }
-    if (pageLock) r.locks.drop(WALKER, page);
+    if (pageLock) r.locks.drop(OTHER, page);
     k.putPage(page, "filemap_fault");
     finish(out);
     return;
@@ -819,9 +817,9 @@ export function schedule(r: Race_, threads: Thread[], plan: readonly number[]): 
 
 /** The race's interleaving as two columns (the command | the walker or fault), one step a row. */
 export function traceColumns(trace: readonly { thread: number; text: string }[], main = "mremap", other = "walker"): string {
-  const width = Math.max(main.length, ...trace.filter((t) => t.thread === MOVER).map((t) => t.text.length));
+  const width = Math.max(main.length, ...trace.filter((t) => t.thread === MAIN).map((t) => t.text.length));
   const rows = [`${main.padEnd(width)} | ${other}`, `${"-".repeat(width)}-+-${"-".repeat(other.length)}`];
-  for (const t of trace) rows.push(t.thread === MOVER ? t.text : `${" ".repeat(width)} | ${t.text}`);
+  for (const t of trace) rows.push(t.thread === MAIN ? t.text : `${" ".repeat(width)} | ${t.text}`);
   return rows.join("\n");
 }
 
@@ -841,7 +839,7 @@ export function runRace(r: Race_, main: Thread, race: Race, mainName: string, fa
     if (k.mms.has(race.mm)) {
       r.fault = { mm: race.mm, addr: race.addr, linearized: false };
       threads.push(faulter(r, race));
-    } else r.note(WALKER, `${race.walker}: no mm${race.mm}`);
+    } else r.note(OTHER, `${race.walker}: no mm${race.mm}`);
   } else {
     const walker = walkerFor(r, race);
     if (walker) threads.push(walker);
